@@ -1,0 +1,7 @@
+//go:build !amd64
+
+package gemm
+
+func bestImpl() impl { return goImpl }
+
+func impls() []impl { return []impl{goImpl} }
