@@ -35,6 +35,17 @@ type Workspace struct {
 	packA []float32
 	packB []float32
 	tile  []float32
+	// scratch is per-worker memory for callers of Pool.For (attention score
+	// matrices); it grows once and is then reused.
+	scratch []float32
+}
+
+// Scratch returns n floats of worker-private memory, valid until the next call.
+func (w *Workspace) Scratch(n int) []float32 {
+	if cap(w.scratch) < n {
+		w.scratch = make([]float32, n)
+	}
+	return w.scratch[:n]
 }
 
 // NewWorkspace returns a workspace using the fastest kernel this CPU supports.
