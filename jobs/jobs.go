@@ -1,0 +1,116 @@
+// Package jobs holds ModelFactory's background work: River job arguments and
+// workers, the queues they run on and the periodic schedule. Workers
+// orchestrate the libraries (trainer, attribution, chain, blob) and the store;
+// handlers only insert jobs, in the same transaction as the rows that need them.
+package jobs
+
+import (
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverpgxv5"
+
+	"github.com/modelfactory/modelfactory/store"
+)
+
+// Queues, one per kind of work, so that machines can specialise: a GPU host
+// runs only train_gpu, an ingest box only ingest.
+const (
+	QueueDefault     = "default"
+	QueueIngest      = "ingest"
+	QueueTrainCPU    = "train_cpu"
+	QueueTrainGPU    = "train_gpu"
+	QueueAttribution = "attribution"
+	QueueChain       = "chain"
+)
+
+// DefaultQueues are the queues a plain `serve` or `worker` works. train_gpu
+// is left out: only hosts with a GPU should take that work.
+var DefaultQueues = []string{QueueDefault, QueueIngest, QueueTrainCPU, QueueAttribution, QueueChain}
+
+// KnownQueues lists every queue name.
+var KnownQueues = []string{QueueDefault, QueueIngest, QueueTrainCPU, QueueTrainGPU, QueueAttribution, QueueChain}
+
+// ParseQueues turns "default,ingest" into a checked list.
+func ParseQueues(s string) ([]string, error) {
+	var out []string
+	for _, q := range strings.Split(s, ",") {
+		q = strings.TrimSpace(q)
+		if q == "" {
+			continue
+		}
+		if !slices.Contains(KnownQueues, q) {
+			return nil, fmt.Errorf("unknown queue %q (known: %s)", q, strings.Join(KnownQueues, ", "))
+		}
+		if !slices.Contains(out, q) {
+			out = append(out, q)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no queues given")
+	}
+	return out, nil
+}
+
+// Deps are what workers need.
+type Deps struct {
+	Store  *store.Store
+	Logger *slog.Logger
+}
+
+// Config chooses what a client does.
+type Config struct {
+	// Queues to work; empty makes an insert-only client (no workers run).
+	Queues []string
+	// Concurrency per queue.
+	Workers int
+	// CleanupEvery is the period of the expired-session cleanup; 0 means 10 minutes.
+	CleanupEvery time.Duration
+}
+
+// NewClient builds the River client. With queues it works them and runs the
+// periodic jobs (River elects one leader among all processes to enqueue
+// periodic jobs, so many workers never double them).
+func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
+	workers := river.NewWorkers()
+	river.AddWorker(workers, &CleanupWorker{store: deps.Store, log: deps.Logger})
+
+	rc := &river.Config{
+		Logger:  deps.Logger.With("component", "river"),
+		Workers: workers,
+	}
+	if len(cfg.Queues) > 0 {
+		n := cfg.Workers
+		if n <= 0 {
+			n = 4
+		}
+		rc.Queues = make(map[string]river.QueueConfig, len(cfg.Queues))
+		for _, q := range cfg.Queues {
+			maxWorkers := n
+			if q == QueueTrainCPU || q == QueueTrainGPU {
+				maxWorkers = 1 // a training run uses every core / the whole GPU
+			}
+			rc.Queues[q] = river.QueueConfig{MaxWorkers: maxWorkers}
+		}
+		every := cfg.CleanupEvery
+		if every <= 0 {
+			every = 10 * time.Minute
+		}
+		rc.PeriodicJobs = []*river.PeriodicJob{
+			river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
+				return CleanupArgs{}, nil
+			}, &river.PeriodicJobOpts{RunOnStart: true, ID: "cleanup"}),
+		}
+	}
+	client, err := river.NewClient(riverpgxv5.New(pool), rc)
+	if err != nil {
+		return nil, fmt.Errorf("create River client: %w", err)
+	}
+	return client, nil
+}
