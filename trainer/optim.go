@@ -1,0 +1,74 @@
+package trainer
+
+import "math"
+
+// AdamW is Adam with decoupled weight decay (Loshchilov & Hutter), applied
+// in place to a flat parameter slice.
+type AdamW struct {
+	Beta1, Beta2, Eps, WeightDecay float64
+	// M and V are the first and second moment estimates; Step counts updates.
+	M, V []float32
+	Step int
+	// decay[i] says whether parameter i is decayed (matrices yes, biases and
+	// norms no); nil decays everything.
+	decay []bool
+}
+
+// NewAdamW returns an optimizer for n parameters.
+func NewAdamW(n int, beta1, beta2, eps, weightDecay float64, decay []bool) *AdamW {
+	return &AdamW{Beta1: beta1, Beta2: beta2, Eps: eps, WeightDecay: weightDecay,
+		M: make([]float32, n), V: make([]float32, n), decay: decay}
+}
+
+// Update applies one step with learning rate lr.
+func (o *AdamW) Update(params, grads []float32, lr float64) {
+	o.Step++
+	b1, b2 := float32(o.Beta1), float32(o.Beta2)
+	c1 := float32(1 / (1 - math.Pow(o.Beta1, float64(o.Step))))
+	c2 := float32(1 / (1 - math.Pow(o.Beta2, float64(o.Step))))
+	eps, wd, flr := float32(o.Eps), float32(o.WeightDecay), float32(lr)
+	m, v := o.M[:len(params)], o.V[:len(params)]
+	grads = grads[:len(params)]
+	for i, g := range grads {
+		mi := b1*m[i] + (1-b1)*g
+		vi := b2*v[i] + (1-b2)*g*g
+		m[i], v[i] = mi, vi
+		upd := (mi * c1) / (float32(math.Sqrt(float64(vi*c2))) + eps)
+		if o.decay == nil || o.decay[i] {
+			upd += wd * params[i]
+		}
+		params[i] -= flr * upd
+	}
+}
+
+// CosineLR is the learning rate at step (0-based) of total: linear warmup to
+// peak, then cosine decay to peak·minRatio.
+func CosineLR(step, total, warmup int, peak, minRatio float64) float64 {
+	if warmup > 0 && step < warmup {
+		return peak * float64(step+1) / float64(warmup)
+	}
+	minLR := peak * minRatio
+	span := total - warmup
+	if span <= 0 {
+		return peak
+	}
+	progress := math.Min(1, float64(step-warmup)/float64(span))
+	return minLR + 0.5*(peak-minLR)*(1+math.Cos(math.Pi*progress))
+}
+
+// clipGradNorm scales grads so their global L2 norm is at most maxNorm and
+// returns the norm before clipping. maxNorm <= 0 disables clipping.
+func clipGradNorm(grads []float32, maxNorm float64) float64 {
+	var s float64
+	for _, g := range grads {
+		s += float64(g) * float64(g)
+	}
+	norm := math.Sqrt(s)
+	if maxNorm > 0 && norm > maxNorm {
+		k := float32(maxNorm / (norm + 1e-6))
+		for i := range grads {
+			grads[i] *= k
+		}
+	}
+	return norm
+}
