@@ -165,7 +165,7 @@ func softmaxCausal(row []float32, t int, scale float32) {
 	}
 	var sum float32
 	for j := 0; j <= t; j++ {
-		e := float32(math.Exp(float64(row[j]*scale - maxv)))
+		e := expf(row[j]*scale - maxv)
 		row[j] = e
 		sum += e
 	}
@@ -218,8 +218,8 @@ const geluScale = 0.7978845608028654 // sqrt(2/pi)
 func geluForward(p *gemm.Pool, out, inp []float32) {
 	p.For(len(inp), func(_ *gemm.Workspace, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := float64(inp[i])
-			out[i] = float32(0.5 * x * (1 + math.Tanh(geluScale*(x+0.044715*x*x*x))))
+			x := inp[i]
+			out[i] = 0.5 * x * (1 + tanhf(geluScale*(x+0.044715*x*x*x)))
 		}
 	})
 }
@@ -228,12 +228,12 @@ func geluForward(p *gemm.Pool, out, inp []float32) {
 func geluBackward(p *gemm.Pool, dinp, inp, dout []float32) {
 	p.For(len(inp), func(_ *gemm.Workspace, lo, hi int) {
 		for i := lo; i < hi; i++ {
-			x := float64(inp[i])
+			x := inp[i]
 			cube := 0.044715 * x * x * x
-			th := math.Tanh(geluScale * (x + cube))
+			th := tanhf(geluScale * (x + cube))
 			sech2 := 1 - th*th
 			g := 0.5*(1+th) + x*0.5*sech2*geluScale*(1+3*0.044715*x*x)
-			dinp[i] = float32(g) * dout[i]
+			dinp[i] = g * dout[i]
 		}
 	})
 }
@@ -259,7 +259,7 @@ func softmaxCrossEntropy(p *gemm.Pool, logits, losses []float32, targets []int32
 			}
 			var sum float64
 			for i, v := range row {
-				e := float32(math.Exp(float64(v - maxv)))
+				e := expf(v - maxv)
 				row[i] = e
 				sum += float64(e)
 			}

@@ -476,6 +476,11 @@ func (m *Model) Backward(scale float32) error {
 		m.linearBackward(l, targetAttnProj, a.dC, a.dres, atty, w.attprojw, g.attprojw, g.attprojb, N, C, C)
 		clear(a.dqkv)
 		attentionBackward(p, a.dqkv, a.dC, qkv, att, B, T, C, NH)
+		if !full && l == 0 {
+			// Frozen embeddings: nothing below needs the input gradient.
+			m.linearBackward(l, targetQKV, nil, a.dqkv, ln1, w.qkvw, g.qkvw, g.qkvb, N, C, 3*C)
+			break
+		}
 		clear(a.dC)
 		m.linearBackward(l, targetQKV, a.dC, a.dqkv, ln1, w.qkvw, g.qkvw, g.qkvb, N, C, 3*C)
 		layernormBackward(a.dres, g.ln1w, g.ln1b, a.dC, residual, w.ln1w, a.ln1Mean[l*N:(l+1)*N], a.ln1Rs[l*N:(l+1)*N], N, C)

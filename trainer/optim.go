@@ -1,6 +1,10 @@
 package trainer
 
-import "math"
+import (
+	"math"
+
+	"github.com/modelfactory/modelfactory/trainer/gemm"
+)
 
 // AdamW is Adam with decoupled weight decay (Loshchilov & Hutter), applied
 // in place to a flat parameter slice.
@@ -20,8 +24,9 @@ func NewAdamW(n int, beta1, beta2, eps, weightDecay float64, decay []bool) *Adam
 		M: make([]float32, n), V: make([]float32, n), decay: decay}
 }
 
-// Update applies one step with learning rate lr.
-func (o *AdamW) Update(params, grads []float32, lr float64) {
+// Update applies one step with learning rate lr, split across pool's workers
+// (pool may be nil).
+func (o *AdamW) Update(pool *gemm.Pool, params, grads []float32, lr float64) {
 	o.Step++
 	b1, b2 := float32(o.Beta1), float32(o.Beta2)
 	c1 := float32(1 / (1 - math.Pow(o.Beta1, float64(o.Step))))
@@ -29,7 +34,21 @@ func (o *AdamW) Update(params, grads []float32, lr float64) {
 	eps, wd, flr := float32(o.Eps), float32(o.WeightDecay), float32(lr)
 	m, v := o.M[:len(params)], o.V[:len(params)]
 	grads = grads[:len(params)]
-	for i, g := range grads {
+	update := func(_ *gemm.Workspace, lo, hi int) {
+		for i := lo; i < hi; i++ {
+			o.update(params, grads, m, v, i, b1, b2, c1, c2, eps, wd, flr)
+		}
+	}
+	if pool == nil {
+		update(nil, 0, len(params))
+		return
+	}
+	pool.For(len(params), update)
+}
+
+func (o *AdamW) update(params, grads, m, v []float32, i int, b1, b2, c1, c2, eps, wd, flr float32) {
+	{
+		g := grads[i]
 		mi := b1*m[i] + (1-b1)*g
 		vi := b2*v[i] + (1-b2)*g*g
 		m[i], v[i] = mi, vi
@@ -57,11 +76,28 @@ func CosineLR(step, total, warmup int, peak, minRatio float64) float64 {
 }
 
 // clipGradNorm scales grads so their global L2 norm is at most maxNorm and
-// returns the norm before clipping. maxNorm <= 0 disables clipping.
-func clipGradNorm(grads []float32, maxNorm float64) float64 {
+// returns the norm before clipping. maxNorm <= 0 disables clipping. The sum
+// is taken in fixed chunks so the result does not depend on the thread count.
+func clipGradNorm(pool *gemm.Pool, grads []float32, maxNorm float64) float64 {
+	const chunks = 16
+	var partial [chunks]float64
+	sum := func(_ *gemm.Workspace, lo, hi int) {
+		for c := lo; c < hi; c++ {
+			var s float64
+			for _, g := range grads[c*len(grads)/chunks : (c+1)*len(grads)/chunks] {
+				s += float64(g) * float64(g)
+			}
+			partial[c] = s
+		}
+	}
+	if pool == nil {
+		sum(nil, 0, chunks)
+	} else {
+		pool.For(chunks, sum)
+	}
 	var s float64
-	for _, g := range grads {
-		s += float64(g) * float64(g)
+	for _, p := range partial {
+		s += p
 	}
 	norm := math.Sqrt(s)
 	if maxNorm > 0 && norm > maxNorm {

@@ -191,8 +191,8 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 		if math.IsNaN(loss) || math.IsInf(loss, 0) {
 			return res, fmt.Errorf("train step %d: loss is %v; lower the learning rate", step, loss)
 		}
-		clipGradNorm(grads, cfg.GradClip)
-		opt.Update(params, grads, lr)
+		clipGradNorm(m.pool, grads, cfg.GradClip)
+		opt.Update(m.pool, params, grads, lr)
 		res.Losses = append(res.Losses, loss)
 		res.FinalLoss = loss
 		res.Steps = opt.Step

@@ -187,7 +187,7 @@ func TestCosineSchedule(t *testing.T) {
 		t.Errorf("end %v", lr)
 	}
 	g := []float32{3, 4}
-	if n := clipGradNorm(g, 1); n != 5 || math.Abs(float64(g[0])-0.6) > 1e-5 {
+	if n := clipGradNorm(nil, g, 1); n != 5 || math.Abs(float64(g[0])-0.6) > 1e-5 {
 		t.Errorf("clip: norm %v grads %v", n, g)
 	}
 }
