@@ -16,6 +16,8 @@ type Page struct {
 	Chain       ChainInfo // network shown in the wallet pill and used by the wallet script
 	Dev         bool      // MF_DEV=1: offer the local test wallet
 	RequestID   string    // shown on error pages so users can quote it
+	Charts      bool      // load uPlot (JS + CSS) for pages that draw charts
+	Wide        bool      // let the content column use the full width (big tables)
 }
 
 // Crumb is one breadcrumb link.
@@ -91,6 +93,7 @@ type TokenSettings struct {
 	Tokens   []APIToken
 	NewToken string // the secret, shown once right after creation
 	Form     TokenForm
+	Now      time.Time // reference time for active/expired; zero means time.Now()
 }
 
 // TokenForm holds the create form's values and field errors.
