@@ -4,8 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/blob/blobtest"
@@ -92,4 +98,59 @@ func BenchmarkS3Put1MiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// Large uploads go up in parts, and a failed or cancelled multipart upload
+// is aborted rather than left holding parts in the bucket.
+func TestS3MultipartUploads(t *testing.T) {
+	cfg := s3test.Start(t)
+	s := newS3(t, cfg)
+	ctx := t.Context()
+
+	const size = 20 << 20
+	if err := s.Put(ctx, "mp/ok", io.LimitReader(zeros{}, size), -1, ""); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.Stat(ctx, "mp/ok")
+	if err != nil || st.Size != size {
+		t.Fatalf("Stat = %+v, %v", st, err)
+	}
+	// S3 marks multipart ETags with "-<number of parts>".
+	if !strings.HasSuffix(st.ETag, "-3") {
+		t.Errorf("ETag %q: want a 3-part multipart ETag", st.ETag)
+	}
+
+	boom := errors.New("boom")
+	if err := s.Put(ctx, "mp/failed", io.MultiReader(io.LimitReader(zeros{}, size), iotest.ErrReader(boom)), -1, ""); !errors.Is(err, boom) {
+		t.Errorf("Put from a failing reader: err = %v, want it to wrap the reader's error", err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	go func() { time.Sleep(50 * time.Millisecond); cancel() }()
+	if err := s.Put(cctx, "mp/cancelled", slowZeros{}, -1, ""); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled Put: err = %v, want context.Canceled", err)
+	}
+	out, err := s.Client().ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: aws.String(cfg.Bucket)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range out.Uploads {
+		t.Errorf("multipart upload left behind: key %q id %q", aws.ToString(u.Key), aws.ToString(u.UploadId))
+	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// slowZeros never ends, at a pace that lets a test cancel mid-upload.
+type slowZeros struct{}
+
+func (slowZeros) Read(p []byte) (int, error) {
+	p = p[:min(len(p), 64<<10)]
+	time.Sleep(time.Millisecond)
+	clear(p)
+	return len(p), nil
 }
