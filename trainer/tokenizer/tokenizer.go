@@ -343,4 +343,3 @@ func (t *Tokenizer) TokenString(id int) (string, bool) {
 	s, ok := t.decoder[id]
 	return s, ok
 }
-
