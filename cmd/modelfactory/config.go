@@ -1,0 +1,200 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/ethereum/go-ethereum/common"
+
+	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/jobs"
+)
+
+// Config is every setting of the server, read from the environment and
+// overridable by flags. The README's configuration table documents it.
+type Config struct {
+	Addr        string   // MF_ADDR
+	PublicURL   *url.URL // MF_PUBLIC_URL
+	DataDir     string   // MF_DATA_DIR
+	Admins      []string // MF_ADMIN_ADDRESSES, checksummed
+	Dev         bool     // MF_DEV
+	DatabaseURL string   // DATABASE_URL
+	S3          blob.S3Config
+	ChainRPCURL string // MF_CHAIN_RPC_URL
+	ChainID     uint64 // MF_CHAIN_ID
+	ChainDevRPC string // MF_CHAIN_DEV_ADDR: where the embedded chain serves JSON-RPC
+	LogFormat   string // MF_LOG_FORMAT: text or json
+	LogLevel    string // MF_LOG_LEVEL
+	Queues      []string
+	Workers     int
+}
+
+// setting is one configuration entry: its environment variable, flag name,
+// default and help.
+type setting struct {
+	env, flag, def, help string
+	value                *string
+}
+
+type rawConfig struct {
+	addr, publicURL, dataDir, admins, dev, databaseURL                    string
+	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
+	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
+}
+
+func (rc *rawConfig) settings() []setting {
+	return []setting{
+		{"MF_ADDR", "addr", "127.0.0.1:8080", "HTTP listen address", &rc.addr},
+		{"MF_PUBLIC_URL", "public-url", "", "public origin used for sign-in checks and links (default http:// + MF_ADDR)", &rc.publicURL},
+		{"MF_DATA_DIR", "data-dir", "./data", "directory for the embedded database, objects and chain", &rc.dataDir},
+		{"MF_ADMIN_ADDRESSES", "admin-addresses", "", "comma-separated wallet addresses that are admins", &rc.admins},
+		{"MF_DEV", "dev", "", "1 enables development conveniences (local test wallet)", &rc.dev},
+		{"DATABASE_URL", "database-url", "", "PostgreSQL URL; empty starts a private cluster under MF_DATA_DIR", &rc.databaseURL},
+		{"MF_S3_ENDPOINT", "s3-endpoint", "", "S3-compatible endpoint URL (empty with a bucket set means AWS)", &rc.s3Endpoint},
+		{"MF_S3_BUCKET", "s3-bucket", "", "S3 bucket; empty stores objects under MF_DATA_DIR/blobs", &rc.s3Bucket},
+		{"MF_S3_REGION", "s3-region", "us-east-1", "S3 region", &rc.s3Region},
+		{"MF_S3_ACCESS_KEY", "s3-access-key", "", "S3 access key (empty uses the AWS default credential chain)", &rc.s3Access},
+		{"MF_S3_SECRET_KEY", "s3-secret-key", "", "S3 secret key", &rc.s3Secret},
+		{"MF_S3_PATH_STYLE", "s3-path-style", "1", "1 addresses buckets by path (most self-hosted servers need it)", &rc.s3PathStyle},
+		{"MF_CHAIN_RPC_URL", "chain-rpc-url", "", "EVM JSON-RPC URL; empty runs an embedded development chain", &rc.chainRPC},
+		{"MF_CHAIN_ID", "chain-id", "1337", "chain id the app and sign-in messages use", &rc.chainID},
+		{"MF_CHAIN_DEV_ADDR", "chain-dev-addr", "127.0.0.1:8545", "JSON-RPC address of the embedded development chain", &rc.chainDevAddr},
+		{"MF_LOG_FORMAT", "log-format", "", "text or json (default json, text with MF_DEV=1)", &rc.logFormat},
+		{"MF_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &rc.logLevel},
+		{"MF_QUEUES", "queues", strings.Join(jobs.DefaultQueues, ","), "River queues this process works", &rc.queues},
+		{"MF_WORKERS", "workers", "4", "concurrent jobs per queue (training queues run one at a time)", &rc.workers},
+	}
+}
+
+// loadConfig reads the environment, then flags from args.
+func loadConfig(name string, args []string) (*Config, error) {
+	var rc rawConfig
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	for _, s := range rc.settings() {
+		v := s.def
+		if e, ok := os.LookupEnv(s.env); ok {
+			v = e
+		}
+		*s.value = v
+		fs.StringVar(s.value, s.flag, v, s.help+" ($"+s.env+")")
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	return rc.validate()
+}
+
+func (rc *rawConfig) validate() (*Config, error) {
+	var errs []error
+	bad := func(format string, a ...any) { errs = append(errs, fmt.Errorf(format, a...)) }
+	c := &Config{
+		Addr: rc.addr, DataDir: rc.dataDir, DatabaseURL: rc.databaseURL, ChainRPCURL: rc.chainRPC,
+		ChainDevRPC: rc.chainDevAddr, LogLevel: rc.logLevel,
+		S3: blob.S3Config{Endpoint: rc.s3Endpoint, Bucket: rc.s3Bucket, Region: rc.s3Region,
+			AccessKey: rc.s3Access, SecretKey: rc.s3Secret},
+	}
+	var err error
+	if c.Dev, err = parseBool(rc.dev); err != nil {
+		bad("MF_DEV: %v", err)
+	}
+	if c.S3.PathStyle, err = parseBool(rc.s3PathStyle); err != nil {
+		bad("MF_S3_PATH_STYLE: %v", err)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		bad("MF_ADDR %q must be host:port, such as 127.0.0.1:8080", c.Addr)
+	}
+	public := rc.publicURL
+	if public == "" {
+		public = "http://" + c.Addr
+	}
+	u, err := url.Parse(public)
+	switch {
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		bad("MF_PUBLIC_URL %q must be an absolute http(s) URL such as https://modelfactory.example.com", public)
+	case u.Path != "" && u.Path != "/" || u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		bad("MF_PUBLIC_URL %q must be an origin only (scheme, host and port; no path, query or credentials)", public)
+	default:
+		u.Path = ""
+		c.PublicURL = u
+	}
+	if c.DataDir == "" {
+		bad("MF_DATA_DIR must not be empty")
+	}
+	for _, a := range strings.Split(rc.admins, ",") {
+		a = strings.TrimSpace(a)
+		if a == "" {
+			continue
+		}
+		if !common.IsHexAddress(a) || len(a) != 42 {
+			bad("MF_ADMIN_ADDRESSES: %q is not an Ethereum address (0x + 40 hex digits)", a)
+			continue
+		}
+		c.Admins = append(c.Admins, common.HexToAddress(a).Hex())
+	}
+	if c.ChainID, err = strconv.ParseUint(rc.chainID, 10, 64); err != nil || c.ChainID == 0 {
+		bad("MF_CHAIN_ID %q must be a positive integer", rc.chainID)
+	}
+	if c.ChainRPCURL != "" {
+		if u, err := url.Parse(c.ChainRPCURL); err != nil || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "ws" && u.Scheme != "wss") {
+			bad("MF_CHAIN_RPC_URL %q must be an http(s) or ws(s) URL", c.ChainRPCURL)
+		}
+	} else if _, _, err := net.SplitHostPort(c.ChainDevRPC); err != nil {
+		bad("MF_CHAIN_DEV_ADDR %q must be host:port", c.ChainDevRPC)
+	}
+	anyS3 := c.S3.Endpoint != "" || c.S3.AccessKey != "" || c.S3.SecretKey != ""
+	if anyS3 && c.S3.Bucket == "" {
+		bad("MF_S3_BUCKET is required when other MF_S3_* settings are given")
+	}
+	if (c.S3.AccessKey == "") != (c.S3.SecretKey == "") {
+		bad("MF_S3_ACCESS_KEY and MF_S3_SECRET_KEY must be given together")
+	}
+	if c.S3.Endpoint != "" {
+		if u, err := url.Parse(c.S3.Endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("MF_S3_ENDPOINT %q must be an http(s) URL", c.S3.Endpoint)
+		}
+	}
+	c.LogFormat = rc.logFormat
+	if c.LogFormat == "" {
+		c.LogFormat = "json"
+		if c.Dev {
+			c.LogFormat = "text"
+		}
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("MF_LOG_FORMAT %q must be text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("MF_LOG_LEVEL %q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.Queues, err = jobs.ParseQueues(rc.queues); err != nil {
+		bad("MF_QUEUES: %v", err)
+	}
+	if c.Workers, err = strconv.Atoi(rc.workers); err != nil || c.Workers < 1 || c.Workers > 256 {
+		bad("MF_WORKERS %q must be an integer from 1 to 256", rc.workers)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return c, nil
+}
+
+func parseBool(s string) (bool, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "0", "false", "no", "off":
+		return false, nil
+	case "1", "true", "yes", "on":
+		return true, nil
+	}
+	return false, fmt.Errorf("%q is not a boolean (use 1 or 0)", s)
+}
