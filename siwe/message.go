@@ -391,6 +391,11 @@ func parseTimestamp(s, name string) (time.Time, error) {
 		if !digits(i+1, 2) || i+3 >= len(s) || s[i+3] != ':' || !digits(i+4, 2) {
 			return bad()
 		}
+		// time-numoffset hours are 00-23 and minutes 00-59; time.Parse
+		// lets +24:00 through.
+		if s[i+1:i+3] > "23" || s[i+4:i+6] > "59" {
+			return bad()
+		}
 		i += 6
 	default:
 		return bad()
