@@ -185,7 +185,7 @@
   // ---------- relative times ----------
 
   const rtf = typeof Intl !== "undefined" && Intl.RelativeTimeFormat
-    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "short" })
+    ? new Intl.RelativeTimeFormat(undefined, { numeric: "auto", style: "long" })
     : null;
   const abs = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
   const UNITS = [
@@ -210,7 +210,7 @@
     for (const el of $$("time[datetime][data-relative]", scope)) {
       const d = new Date(el.getAttribute("datetime"));
       if (Number.isNaN(d.getTime())) continue;
-      if (!el.title) el.title = abs.format(d);
+      el.title = abs.format(d);
       el.textContent = relative(d);
     }
   }
@@ -304,7 +304,9 @@
         const body = JSON.parse(xhr.responseText);
         if (body && body.error && body.error.message) msg = body.error.message;
       } catch (_) {
-        if (xhr.status === 403) msg = "You do not have permission to do that.";
+        if (xhr.status === 404) msg = "That page or item was not found — it may have been removed.";
+        else if (xhr.status === 413) msg = "That is too large for the server to accept.";
+        else if (xhr.status === 403) msg = "You do not have permission to do that.";
         else if (xhr.status === 401) msg = "Your session has ended — sign in again.";
         else if (xhr.status >= 500) msg = `The server hit an error (${xhr.status}). Try again in a moment.`;
       }
