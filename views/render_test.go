@@ -367,3 +367,20 @@ func TestFormatHelpers(t *testing.T) {
 		t.Error("TokenStatus expiry boundary wrong")
 	}
 }
+
+func TestPagination(t *testing.T) {
+	p := Pager{Page: 2, PerPage: 20, Total: 1234, Href: "/datanets?q=law&page=9"}
+	html := render(t, Pagination(p))
+	for _, want := range []string{"21–40 of 1,234", "Page 2 of 62", `href="/datanets?page=1&amp;q=law"`, `href="/datanets?page=3&amp;q=law"`} {
+		if !strings.Contains(html, want) {
+			t.Errorf("pagination lacks %q in %s", want, html)
+		}
+	}
+	last := render(t, Pagination(Pager{Page: 1, PerPage: 20, Total: 0, Href: "/x"}))
+	if !strings.Contains(last, "0–0 of 0") || strings.Contains(last, "rel=\"next\"") || strings.Contains(last, "rel=\"prev\"") {
+		t.Errorf("empty list pagination: %s", last)
+	}
+	if got := render(t, SortHeader("Name", "/x?sort=name", "ascending")); !strings.Contains(got, `aria-sort="ascending"`) {
+		t.Errorf("SortHeader: %s", got)
+	}
+}
