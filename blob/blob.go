@@ -78,7 +78,8 @@ type Store interface {
 	// be a valid key: "" and "a/" are fine), in ascending byte order of key.
 	// Iteration stops at the first error, which is yielded with a zero Info.
 	// ContentType is left empty because S3 listings do not carry it; use
-	// Stat when it is needed.
+	// Stat when it is needed. Objects with keys ValidateKey rejects (such as
+	// "dir/" markers written by other S3 tools) are skipped.
 	List(ctx context.Context, prefix string) iter.Seq2[Info, error]
 	// Ping reports whether the store is reachable and usable.
 	Ping(ctx context.Context) error

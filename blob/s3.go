@@ -209,6 +209,12 @@ func (s *S3) List(ctx context.Context, prefix string) iter.Seq2[Info, error] {
 				return
 			}
 			for _, o := range page.Contents {
+				// Skip what this package could not have written and
+				// cannot read back, such as the "dir/" markers that S3
+				// consoles create.
+				if ValidateKey(aws.ToString(o.Key)) != nil {
+					continue
+				}
 				info := Info{
 					Key:     aws.ToString(o.Key),
 					Size:    aws.ToInt64(o.Size),

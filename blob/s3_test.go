@@ -154,3 +154,26 @@ func (slowZeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+func TestS3ListSkipsForeignKeys(t *testing.T) {
+	cfg := s3test.Start(t)
+	s := newS3(t, cfg)
+	ctx := t.Context()
+	if err := s.Put(ctx, "dir/file", strings.NewReader("x"), 1, ""); err != nil {
+		t.Fatal(err)
+	}
+	// A directory marker as S3 consoles create it, written around blob.
+	_, err := s.Client().PutObject(ctx, &s3.PutObjectInput{
+		Bucket: aws.String(cfg.Bucket), Key: aws.String("dir/"), Body: strings.NewReader(""),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	infos, err := blob.ListAll(ctx, s, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(infos) != 1 || infos[0].Key != "dir/file" {
+		t.Errorf("List = %+v, want only dir/file", infos)
+	}
+}

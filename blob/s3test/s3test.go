@@ -312,7 +312,7 @@ func ensureBinary() (string, error) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, goBin, "install", modulePath+"@"+Version)
 	cmd.Dir = tmpBin // outside any module, so go.mod and go.work play no part
-	cmd.Env = append(os.Environ(), "GOBIN="+tmpBin, "GOWORK=off", "GOFLAGS=", "CGO_ENABLED=0")
+	cmd.Env = append(os.Environ(), "GOBIN="+tmpBin, "GOWORK=off", "GOFLAGS=")
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return "", fmt.Errorf("go install %s@%s: %w\n%s", modulePath, Version, err, out)
