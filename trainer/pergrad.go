@@ -1,0 +1,102 @@
+package trainer
+
+import (
+	"errors"
+	"fmt"
+)
+
+// ParamRange locates one adapter matrix inside LoRA.Params (and inside the
+// flat gradients returned by ExampleGradient).
+type ParamRange struct {
+	Layer  int
+	Target string // TargetAttn, ...
+	Matrix string // "A" (r,in) or "B" (out,r)
+	Offset int
+	Len    int
+}
+
+// Ranges lists the adapter matrices in flat order, so a flat gradient can be
+// split per layer.
+func (lo *LoRA) Ranges() []ParamRange {
+	var out []ParamRange
+	off := 0
+	for l, layer := range lo.layers {
+		for t, ll := range layer {
+			if ll == nil {
+				continue
+			}
+			out = append(out, ParamRange{l, targetNames[t], "A", off, len(ll.A)})
+			off += len(ll.A)
+			out = append(out, ParamRange{l, targetNames[t], "B", off, len(ll.B)})
+			off += len(ll.B)
+		}
+	}
+	return out
+}
+
+// ExampleGradient writes into dst (len(m.LoRA.Params)) the gradient, with
+// respect to the LoRA parameters only, of one example's mean loss over its
+// unmasked targets (targets[i] = -1 masks position i), and returns the loss.
+// No base weight gradient is formed and dropout is off.
+func (m *Model) ExampleGradient(inputs, targets []int32, dst []float32) (float32, error) {
+	if m.LoRA == nil {
+		return 0, errors.New("example gradient: model has no LoRA adapter")
+	}
+	if len(dst) != len(m.LoRA.Params) {
+		return 0, fmt.Errorf("example gradient: dst has %d floats, adapter has %d", len(dst), len(m.LoRA.Params))
+	}
+	training := m.Training
+	m.Training = false
+	defer func() { m.Training = training }()
+	loss, err := m.Forward(inputs, targets, 1, len(inputs))
+	if err != nil {
+		return 0, fmt.Errorf("example gradient: %w", err)
+	}
+	m.ZeroGrad()
+	if err := m.Backward(1); err != nil {
+		return 0, fmt.Errorf("example gradient: %w", err)
+	}
+	copy(dst, m.LoRA.Grads)
+	return loss, nil
+}
+
+// AnswerLogLikGradient writes into dst the gradient, with respect to the LoRA
+// parameters, of log p(answer | prompt) (the sum over answer tokens), and
+// returns that log-likelihood. This is the test-side input of Proof of
+// Attribution.
+func (m *Model) AnswerLogLikGradient(prompt, answer []int32, dst []float32) (float64, error) {
+	if len(prompt) == 0 || len(answer) == 0 {
+		return 0, errors.New("answer gradient: prompt and answer must be non-empty")
+	}
+	seq := append(append([]int32{}, prompt...), answer...)
+	inputs := seq[:len(seq)-1]
+	targets := make([]int32, len(inputs))
+	for i := range targets {
+		if i+1 >= len(prompt) {
+			targets[i] = seq[i+1]
+		} else {
+			targets[i] = -1
+		}
+	}
+	if m.LoRA == nil {
+		return 0, errors.New("answer gradient: model has no LoRA adapter")
+	}
+	if len(dst) != len(m.LoRA.Params) {
+		return 0, fmt.Errorf("answer gradient: dst has %d floats, adapter has %d", len(dst), len(m.LoRA.Params))
+	}
+	training := m.Training
+	m.Training = false
+	defer func() { m.Training = training }()
+	loss, err := m.Forward(inputs, targets, 1, len(inputs))
+	if err != nil {
+		return 0, fmt.Errorf("answer gradient: %w", err)
+	}
+	n := float32(len(answer))
+	m.ZeroGrad()
+	// d(Σ log p)/dθ = -n · d(mean loss)/dθ
+	if err := m.Backward(-n); err != nil {
+		return 0, fmt.Errorf("answer gradient: %w", err)
+	}
+	copy(dst, m.LoRA.Grads)
+	return -float64(loss) * float64(n), nil
+}
