@@ -190,3 +190,12 @@ func pct(part, total int64) string {
 
 // FormatIntRaw is a plain decimal integer, for attributes.
 func FormatIntRaw(n int64) string { return strconv.FormatInt(n, 10) }
+
+// ShortHash middle-truncates a long hex string: "0x1234ab…90cdef". Short
+// strings are returned unchanged.
+func ShortHash(h string) string {
+	if len(h) <= 18 {
+		return h
+	}
+	return h[:8] + "…" + h[len(h)-6:]
+}

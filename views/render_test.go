@@ -384,3 +384,17 @@ func TestPagination(t *testing.T) {
 		t.Errorf("SortHeader: %s", got)
 	}
 }
+
+func TestHashAndAmount(t *testing.T) {
+	h := "0x" + strings.Repeat("ab", 32)
+	html := render(t, HashText(h))
+	if !strings.Contains(html, "0xababab…ababab") || !strings.Contains(html, `data-copy="`+h+`"`) {
+		t.Errorf("HashText: %s", html)
+	}
+	if got := render(t, Amount("1500000000000000000")); !strings.Contains(got, "1.5 OPEN") || !strings.Contains(got, `title="1500000000000000000 wei"`) {
+		t.Errorf("Amount: %s", got)
+	}
+	if got := render(t, Amount("lots")); !strings.Contains(got, "—") {
+		t.Errorf("Amount(invalid): %s", got)
+	}
+}
