@@ -38,9 +38,9 @@ const shutdownBudget = 10 * time.Second
 type closers []func()
 
 func (c *closers) add(f func()) { *c = append(*c, f) }
-func (c closers) run() {
-	for i := len(c) - 1; i >= 0; i-- {
-		c[i]()
+func (c *closers) run() {
+	for i := len(*c) - 1; i >= 0; i-- {
+		(*c)[i]()
 	}
 }
 
