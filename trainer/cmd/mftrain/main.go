@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 
@@ -18,8 +19,8 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: mftrain train|generate|pretrain|bench ...")
 		os.Exit(2)
 	}
-	cmds := map[string]func(context.Context, []string, *os.File, *os.File) error{
-		"bench": func(ctx context.Context, a []string, o, e *os.File) error { return cli.Bench(ctx, a, o, e) },
+	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
+		"train": cli.Train, "generate": cli.Generate, "pretrain": cli.Pretrain, "bench": cli.Bench,
 	}
 	run, ok := cmds[os.Args[1]]
 	if !ok {

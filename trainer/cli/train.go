@@ -1,0 +1,253 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/modelfactory/modelfactory/trainer"
+	"github.com/modelfactory/modelfactory/trainer/gemm"
+	"github.com/modelfactory/modelfactory/trainer/tokenizer"
+)
+
+// RunConfig is the file given to `modelfactory train --config run.yaml`
+// (YAML or JSON; keys as below).
+type RunConfig struct {
+	// BaseModel is a Hugging Face GPT-2 directory with its tokenizer, or
+	// "starter" for the offline starter model (built under DataDir).
+	BaseModel string `json:"base_model"`
+	DataDir   string `json:"data_dir"`
+	// Data is a JSONL file of Datanet records; ValData an optional
+	// held-out file, otherwise ValFraction of Data is held out.
+	Data        string  `json:"data"`
+	ValData     string  `json:"val_data"`
+	ValFraction float64 `json:"val_fraction"`
+	OutputDir   string  `json:"output_dir"`
+	// Mode is "lora" (default) or "full".
+	Mode  string              `json:"mode"`
+	LoRA  trainer.LoRAConfig  `json:"lora"`
+	Train trainer.TrainConfig `json:"train"`
+	Merge bool                `json:"merge"` // also write the merged model to output_dir/merged
+}
+
+// LoadRunConfig reads a YAML or JSON run file.
+func LoadRunConfig(path string) (*RunConfig, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("run config: %w", err)
+	}
+	var generic any
+	if err := yaml.Unmarshal(b, &generic); err != nil {
+		return nil, fmt.Errorf("run config %s: %w", path, err)
+	}
+	j, err := json.Marshal(generic)
+	if err != nil {
+		return nil, fmt.Errorf("run config %s: %w", path, err)
+	}
+	var rc RunConfig
+	dec := json.NewDecoder(strings.NewReader(string(j)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&rc); err != nil {
+		return nil, fmt.Errorf("run config %s: %w", path, err)
+	}
+	base := filepath.Dir(path)
+	for _, p := range []*string{&rc.Data, &rc.ValData, &rc.OutputDir, &rc.DataDir} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(base, *p)
+		}
+	}
+	if rc.BaseModel != "" && rc.BaseModel != "starter" && !filepath.IsAbs(rc.BaseModel) {
+		rc.BaseModel = filepath.Join(base, rc.BaseModel)
+	}
+	switch {
+	case rc.BaseModel == "":
+		return nil, errors.New("run config: base_model is required")
+	case rc.Data == "":
+		return nil, errors.New("run config: data is required")
+	case rc.OutputDir == "":
+		return nil, errors.New("run config: output_dir is required")
+	}
+	if rc.Mode == "" {
+		rc.Mode = "lora"
+	}
+	if rc.Mode != "lora" && rc.Mode != "full" {
+		return nil, fmt.Errorf("run config: mode %q is not lora or full", rc.Mode)
+	}
+	if rc.Mode == "lora" {
+		if rc.LoRA.Rank == 0 {
+			rc.LoRA.Rank = 8
+		}
+		if rc.LoRA.Alpha == 0 {
+			rc.LoRA.Alpha = 2 * float32(rc.LoRA.Rank)
+		}
+		if len(rc.LoRA.Targets) == 0 {
+			rc.LoRA.Targets = []string{"c_attn", "c_proj"}
+		}
+	}
+	if rc.ValData == "" && rc.ValFraction == 0 {
+		rc.ValFraction = 0.1
+	}
+	if rc.DataDir == "" {
+		rc.DataDir = filepath.Join(base, "data")
+	}
+	return &rc, nil
+}
+
+// Train runs `modelfactory train --config run.yaml`: progress goes to stdout
+// as trainer_log.jsonl lines (and to output_dir/trainer_log.jsonl); a killed
+// or cancelled run resumes from output_dir/checkpoint.bin when started again.
+func Train(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("train", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "run file (YAML or JSON)")
+	threads := fs.Int("threads", 0, "worker goroutines (0: GOMAXPROCS)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *cfgPath == "" {
+		return errors.New("train: --config is required")
+	}
+	rc, err := LoadRunConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if rc.BaseModel == "starter" {
+		log.Info("preparing the starter base model (first use takes a few minutes)")
+		dir, err := trainer.EnsureStarterModel(ctx, rc.DataDir, nil)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		rc.BaseModel = dir
+	}
+	pool := gemm.NewPool(*threads)
+	defer pool.Close()
+	m, err := trainer.LoadModel(rc.BaseModel, pool)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	tok, err := tokenizer.LoadDir(rc.BaseModel)
+	if err != nil {
+		return fmt.Errorf("train: base model tokenizer: %w", err)
+	}
+	if tok.VocabSize() > m.Config.VocabSize {
+		return fmt.Errorf("train: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
+	}
+	trainEx, err := readJSONL(rc.Data)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var valEx []trainer.Example
+	if rc.ValData != "" {
+		if valEx, err = readJSONL(rc.ValData); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	} else {
+		trainEx, valEx = trainer.SplitExamples(trainEx, rc.ValFraction, rc.Train.Seed)
+	}
+	trainDS, err := trainer.BuildDataset(trainEx, tok)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	var valDS *trainer.Dataset
+	if len(valEx) > 0 {
+		if valDS, err = trainer.BuildDataset(valEx, tok); err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+	}
+	T := rc.Train.SeqLen
+	if T == 0 {
+		T = m.Config.MaxSeqLen
+	}
+	// Small datasets: shorten rows rather than refuse to train.
+	for T > 8 && trainDS.Rows(T) < max(1, rc.Train.BatchSize) {
+		T /= 2
+	}
+	rc.Train.SeqLen = T
+	if valDS != nil && valDS.Rows(T) == 0 {
+		log.Warn("validation split is shorter than one row; validation disabled", "tokens", len(valDS.Tokens), "seq_len", T)
+		valDS = nil
+	}
+	if valDS != nil && rc.Train.EvalEvery == 0 {
+		rc.Train.EvalEvery = 10
+	}
+	if rc.Mode == "lora" {
+		lo, err := trainer.NewLoRA(m.Config, rc.LoRA, rc.Train.Seed)
+		if err != nil {
+			return fmt.Errorf("train: %w", err)
+		}
+		m.LoRA = lo
+	}
+	if err := os.MkdirAll(rc.OutputDir, 0o755); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	logFile, err := os.OpenFile(filepath.Join(rc.OutputDir, "trainer_log.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	defer logFile.Close()
+	rc.Train.CheckpointPath = filepath.Join(rc.OutputDir, "checkpoint.bin")
+	if rc.Train.CheckpointEvery == 0 {
+		rc.Train.CheckpointEvery = 50
+	}
+	toOut, toFile := trainer.JSONLines(stdout), trainer.JSONLines(logFile)
+	res, err := trainer.Train(ctx, m, trainDS, valDS, rc.Train, func(ev trainer.Event) { toOut(ev); toFile(ev) })
+	if err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	if err := saveOutputs(rc, m, tok); err != nil {
+		return fmt.Errorf("train: %w", err)
+	}
+	log.Info("training finished", "steps", res.Steps, "final_loss", res.FinalLoss, "best_eval_loss", res.BestEvalLoss,
+		"stopped_early", res.StoppedEarly, "output_dir", rc.OutputDir)
+	return nil
+}
+
+func readJSONL(path string) ([]trainer.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	ex, err := trainer.ReadExamples(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return ex, nil
+}
+
+// saveOutputs writes the adapter (PEFT) or full model, plus the tokenizer,
+// and optionally the merged model.
+func saveOutputs(rc *RunConfig, m *trainer.Model, tok *tokenizer.Tokenizer) error {
+	if m.LoRA != nil {
+		if err := m.LoRA.SaveAdapter(rc.OutputDir, rc.BaseModel); err != nil {
+			return err
+		}
+		if rc.Merge {
+			lo := m.LoRA
+			if err := lo.MergeInto(m); err != nil {
+				return err
+			}
+			m.LoRA = nil
+			dir := filepath.Join(rc.OutputDir, "merged")
+			if err := m.Save(dir); err != nil {
+				return err
+			}
+			return tok.Save(dir)
+		}
+		return nil
+	}
+	if err := m.Save(rc.OutputDir); err != nil {
+		return err
+	}
+	return tok.Save(rc.OutputDir)
+}
