@@ -291,7 +291,18 @@
   // htmx integration: new content gets the same treatment, server-sent
   // HX-Trigger {"toast":{"kind":"success","message":"…"}} shows a toast, and
   // failed requests say so instead of silently doing nothing.
-  document.addEventListener("htmx:afterSettle", (e) => init(e.target));
+  document.addEventListener("htmx:afterSettle", (e) => {
+    init(e.target);
+    // A freshly created secret is shown once: bring it into view and put
+    // keyboard focus on its copy button.
+    const secret = e.target instanceof Element && e.target.querySelector("#new-token");
+    if (secret) {
+      secret.scrollIntoView({ block: "center", behavior: "smooth" });
+      const copy = secret.parentElement && secret.parentElement.querySelector("[data-copy]");
+      if (copy) copy.focus({ preventScroll: true });
+      announce("Token created. Copy it now; it will not be shown again.");
+    }
+  });
   document.body.addEventListener("toast", (e) => {
     const d = e.detail || {};
     if (d.message) toast(d.message, d.kind);

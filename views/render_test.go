@@ -229,6 +229,13 @@ func TestDashboardPage(t *testing.T) {
 	if strings.Index(html, `data-role="admin"`) > strings.Index(html, `data-role="user"`) {
 		t.Error("roles not ordered by power")
 	}
+	one := render(t, DashboardPage(page(plainUser, "Dashboard", "dashboard"), Dashboard{Jobs: []JobCount{{State: "completed", Count: 1}, {State: "running", Count: 0}}}))
+	if !strings.Contains(one, "1</strong> <span class=\"muted\">job in") {
+		t.Error("one job not singular")
+	}
+	if strings.Contains(one, "<span>running</span>") {
+		t.Error("zero-count state listed in the legend")
+	}
 	empty := render(t, DashboardPage(page(plainUser, "Dashboard", "dashboard"), Dashboard{}))
 	if !strings.Contains(empty, "No background jobs yet") {
 		t.Error("empty job state not explained")
