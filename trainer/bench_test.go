@@ -26,7 +26,7 @@ func TestBenchRunsTinyShape(t *testing.T) {
 func BenchmarkTrainStepTiny(b *testing.B) {
 	p, _ := LookupPreset("tiny")
 	for b.Loop() {
-		if _, err := Bench(context.Background(), p, "full", 0, 3, 2); err != nil {
+		if _, err := Bench(context.Background(), p, "full", 1, 10, 2); err != nil {
 			b.Fatal(err)
 		}
 	}

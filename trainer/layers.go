@@ -163,12 +163,11 @@ func softmaxCausal(row []float32, t int, scale float32) {
 			maxv = v
 		}
 	}
-	var sum float32
-	for j := 0; j <= t; j++ {
-		e := expf(row[j]*scale - maxv)
-		row[j] = e
-		sum += e
+	r := row[:t+1]
+	for j := range r {
+		r[j] *= scale
 	}
+	sum := expSum(r, r, maxv)
 	inv := 1 / sum
 	for j := 0; j <= t; j++ {
 		row[j] *= inv
@@ -217,6 +216,7 @@ const geluScale = 0.7978845608028654 // sqrt(2/pi)
 // geluForward: out (N) = GELU(inp) with GPT-2's tanh approximation.
 func geluForward(p *gemm.Pool, out, inp []float32) {
 	p.For(len(inp), func(_ *gemm.Workspace, lo, hi int) {
+		lo += geluFwdVec(out[lo:hi], inp[lo:hi])
 		for i := lo; i < hi; i++ {
 			x := inp[i]
 			out[i] = 0.5 * x * (1 + tanhf(geluScale*(x+0.044715*x*x*x)))
@@ -227,6 +227,7 @@ func geluForward(p *gemm.Pool, out, inp []float32) {
 // geluBackward: dinp (N) = GELU'(inp)·dout (overwrites dinp).
 func geluBackward(p *gemm.Pool, dinp, inp, dout []float32) {
 	p.For(len(inp), func(_ *gemm.Workspace, lo, hi int) {
+		lo += geluBwdVec(dinp[lo:hi], inp[lo:hi], dout[lo:hi])
 		for i := lo; i < hi; i++ {
 			x := inp[i]
 			cube := 0.044715 * x * x * x
@@ -257,13 +258,8 @@ func softmaxCrossEntropy(p *gemm.Pool, logits, losses []float32, targets []int32
 					maxv = v
 				}
 			}
-			var sum float64
-			for i, v := range row {
-				e := expf(v - maxv)
-				row[i] = e
-				sum += float64(e)
-			}
-			inv := float32(1 / sum)
+			sum := expSum(row, row, maxv)
+			inv := 1 / sum
 			for i := range row {
 				row[i] *= inv
 			}
