@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -254,4 +255,27 @@ func BenchmarkLocalPut1MiB(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+func BenchmarkLocalPutContent64MiB(b *testing.B) {
+	l, err := blob.NewLocal(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(64 << 20)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		tag := strconv.Itoa(i)
+		r := io.MultiReader(strings.NewReader(tag), io.LimitReader(zeroReader{}, 64<<20-int64(len(tag))))
+		if _, _, _, err := blob.PutContent(b.Context(), l, "bench/", r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+type zeroReader struct{}
+
+func (zeroReader) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -175,5 +176,25 @@ func TestS3ListSkipsForeignKeys(t *testing.T) {
 	}
 	if len(infos) != 1 || infos[0].Key != "dir/file" {
 		t.Errorf("List = %+v, want only dir/file", infos)
+	}
+}
+
+// BenchmarkS3PutContent reports allocated bytes per upload for two sizes;
+// they should not grow with the size (buffers are per part, not per object).
+func BenchmarkS3PutContent(b *testing.B) {
+	s := newS3(b, s3test.Start(b))
+	for _, size := range []int64{64 << 20, 256 << 20} {
+		b.Run(strconv.FormatInt(size>>20, 10)+"MiB", func(b *testing.B) {
+			b.SetBytes(size)
+			b.ReportAllocs()
+			for i := 0; b.Loop(); i++ {
+				// Distinct content each round so every iteration uploads.
+				tag := strconv.Itoa(i) + b.Name()
+				r := io.MultiReader(strings.NewReader(tag), io.LimitReader(zeros{}, size-int64(len(tag))))
+				if _, _, _, err := blob.PutContent(b.Context(), s, "bench/", r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
