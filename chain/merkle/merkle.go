@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"math/bits"
 	"runtime"
 	"slices"
 	"sync"
@@ -151,7 +152,7 @@ func (t *Tree) Proof(i int) ([]common.Hash, error) {
 	if i < 0 || i >= len(t.pos) {
 		return nil, fmt.Errorf("merkle: leaf index %d out of range [0, %d)", i, len(t.pos))
 	}
-	var proof []common.Hash
+	proof := make([]common.Hash, 0, bits.Len32(uint32(t.pos[i])+1)-1)
 	for node := int(t.pos[i]); node > 0; node = (node - 1) / 2 {
 		sibling := node + 1
 		if node%2 == 0 {
