@@ -1,0 +1,82 @@
+package siwe
+
+import (
+	"context"
+	"errors"
+	"testing"
+)
+
+func fuzzSeeds() []string {
+	return []string{
+		specExample,
+		lines(base()...),
+		appended("Expiration Time: 2025-01-31T12:10:00Z", "Not Before: 2025-01-31T12:00:00Z", "Request ID: r-1", "Resources:", "- https://example.com/a", "- urn:x:y"),
+		appended("Resources:"),
+		appended("Request ID: "),
+		with(0, "https://[::1]:8080 wants you to sign in with your Ethereum account:"),
+		with(0, "u:p@example.com:0 wants you to sign in with your Ethereum account:"),
+		with(3, ""),
+		with(3, "\x00"),
+		with(9, "Issued At: 2025-01-31T13:00:00.123456789123+01:00"),
+		with(9, "Issued At: 2025-01-31t12:00:00z"),
+		with(5, "URI: a:"),
+		with(5, "URI: https://[v1.x]/%41?#"),
+		with(1, "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2"),
+		"",
+		"\n\n\n\n\n\n\n\n\n\n",
+		" wants you to sign in with your Ethereum account:",
+	}
+}
+
+// FuzzParse checks that Parse never panics, fails only with *Error, and that
+// everything it accepts renders back to text that parses to the same message.
+func FuzzParse(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		m, err := Parse(s)
+		if err != nil {
+			var se *Error
+			if !errors.As(err, &se) || (se.Code != CodeMalformedMessage && se.Code != CodeMessageTooLong) || se.Message == "" {
+				t.Fatalf("unexpected error %T %v", err, err)
+			}
+			if len(s) > MaxMessageLength && se.Code != CodeMessageTooLong {
+				t.Fatalf("over-long input got %s", se.Code)
+			}
+			if m != nil {
+				t.Fatal("message returned with error")
+			}
+			return
+		}
+		if len(s) > MaxMessageLength {
+			t.Fatal("accepted an over-long message")
+		}
+		if m.Version != "1" || len(m.Nonce) < MinNonceLength {
+			t.Fatalf("accepted invalid fields: %+v", m)
+		}
+		checkRoundTrip(t, m)
+	})
+}
+
+// FuzzVerify checks that Verify never panics and fails only with *Error, for
+// arbitrary message text and signature bytes.
+func FuzzVerify(f *testing.F) {
+	for _, s := range fuzzSeeds() {
+		f.Add(s, []byte{})
+		f.Add(s, make([]byte, 65))
+	}
+	v := testVerifier()
+	f.Fuzz(func(t *testing.T, s string, sig []byte) {
+		m, err := v.Verify(context.Background(), s, sig)
+		if err == nil {
+			// Only a real signature by the message's address gets here,
+			// which random input will not produce.
+			t.Fatalf("accepted %q with %x: %+v", s, sig, m)
+		}
+		var se *Error
+		if !errors.As(err, &se) || m != nil {
+			t.Fatalf("unexpected result %v %v", m, err)
+		}
+	})
+}
