@@ -125,9 +125,11 @@ func waitText(t *testing.T, ctx context.Context, want, what string) {
 	t.Fatalf("%s: %q never appeared; page text:\n%.2000s", what, want, s)
 }
 
-func fetchStatus(t *testing.T, ctx context.Context, path string) int {
+// fetchStatus requests path from the page (with its cookies) and returns
+// the HTTP status; accept is the Accept header.
+func fetchStatus(t *testing.T, ctx context.Context, path, accept string) int {
 	t.Helper()
-	js := fmt.Sprintf(`fetch(%q, {headers: {"Accept": "application/json"}}).then(r => r.status)`, path)
+	js := fmt.Sprintf(`fetch(%q, {headers: {"Accept": %q}}).then(r => r.status)`, path, accept)
 	status, err := chromedp.Run(ctx, chromedp.Evaluate[int](js, chromedp.EvalAwaitPromise))
 	if err != nil {
 		t.Fatal(err)
@@ -183,7 +185,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	setDark(t, ctx, true)
 	screenshot(t, ctx, "signin-dark")
 	setDark(t, ctx, false)
-	if got := fetchStatus(t, ctx, "/api/v1/me"); got != 401 {
+	if got := fetchStatus(t, ctx, "/api/v1/me", "application/json"); got != 401 {
 		t.Fatalf("/api/v1/me signed out = %d, want 401", got)
 	}
 
@@ -223,7 +225,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	screenshot(t, ctx, "dashboard-dark")
 	setDark(t, ctx, false)
 
-	if got := fetchStatus(t, ctx, "/api/v1/me"); got != 200 {
+	if got := fetchStatus(t, ctx, "/api/v1/me", "application/json"); got != 200 {
 		t.Fatalf("/api/v1/me signed in = %d, want 200", got)
 	}
 	// Every area says what will be there.
@@ -234,7 +236,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	screenshot(t, ctx, "datanets-empty")
 
 	// River's UI is for admins only.
-	if got := fetchStatus(t, ctx, "/admin/jobs/"); got != 403 {
+	if got := fetchStatus(t, ctx, "/admin/jobs/", "text/html"); got != 403 {
 		t.Fatalf("/admin/jobs/ for a non-admin = %d, want 403", got)
 	}
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/admin/jobs")); err != nil {
@@ -253,7 +255,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := fetchStatus(t, ctx, "/api/v1/me"); got != 401 {
+	if got := fetchStatus(t, ctx, "/api/v1/me", "application/json"); got != 401 {
 		t.Fatalf("/api/v1/me after sign-out = %d, want 401", got)
 	}
 
@@ -262,7 +264,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	admin.inject(t, actx, 1337)
 	signIn(t, actx, srv, admin)
 	contains(t, bodyText(t, actx), "Admin", "admin navigation")
-	if got := fetchStatus(t, actx, "/admin/jobs/"); got != 200 {
+	if got := fetchStatus(t, actx, "/admin/jobs/", "text/html"); got != 200 {
 		t.Fatalf("/admin/jobs/ for an admin = %d, want 200", got)
 	}
 	if err := chromedp.Do(actx, chromedp.Navigate(srv.URL+"/admin/jobs/")); err != nil {
