@@ -18,6 +18,7 @@ run:
 test:
 	@scripts/ensure-deps.sh postgres chromium
 	scripts/check-generated.sh
+	scripts/ensure-tools.sh
 	$(GO) vet ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
