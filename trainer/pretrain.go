@@ -88,7 +88,7 @@ const StarterName = "starter-gpt-go-docs"
 // with a 4,096-token BPE, trained for a few minutes on two cores.
 var StarterConfig = PretrainConfig{
 	Model: Config{MaxSeqLen: 128, VocabSize: 4096, NumLayers: 4, NumHeads: 4, Channels: 192},
-	Train: TrainConfig{Steps: 600, BatchSize: 8, SeqLen: 128, LR: 2e-3, Warmup: 30, MinLRRatio: 0.1,
+	Train: TrainConfig{Steps: 800, BatchSize: 8, SeqLen: 128, LR: 2e-3, Warmup: 30, MinLRRatio: 0.1,
 		WeightDecay: 0.1, GradClip: 1, EvalEvery: 100, EvalBatches: 8, Seed: 1},
 	ValFraction: 0.05,
 }
@@ -100,8 +100,8 @@ var (
 
 // StarterCorpus collects English text that ships with the machine, no
 // download needed: Debian's /usr/share/common-licenses, the Go toolchain's
-// doc/ pages (tags stripped) and the package documentation comments of
-// its src/**/doc.go files. goroot "" means runtime.GOROOT() or $GOROOT.
+// doc/ pages (tags stripped), then the comments of its src/**/doc.go files
+// and of the rest of the standard library, up to 4 MiB in all. goroot "" means runtime.GOROOT() or $GOROOT.
 func StarterCorpus(goroot string) ([]string, error) {
 	if goroot == "" {
 		goroot = os.Getenv("GOROOT")
@@ -144,7 +144,7 @@ func StarterCorpus(goroot string) ([]string, error) {
 				add(p, plain)
 			}
 		}
-		var docGo []string
+		var docGo, otherGo []string
 		filepath.WalkDir(filepath.Join(goroot, "src"), func(p string, d os.DirEntry, err error) error {
 			if err != nil {
 				return nil
@@ -152,32 +152,52 @@ func StarterCorpus(goroot string) ([]string, error) {
 			if d.IsDir() && (d.Name() == "testdata" || d.Name() == "vendor") {
 				return filepath.SkipDir
 			}
-			if d.Name() == "doc.go" {
+			switch {
+			case d.Name() == "doc.go":
 				docGo = append(docGo, p)
+			case strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go"):
+				otherGo = append(otherGo, p)
 			}
 			return nil
 		})
 		sort.Strings(docGo)
-		for _, p := range docGo {
+		sort.Strings(otherGo)
+		// Package documentation first, then the comments of the rest of the
+		// standard library until the corpus reaches its cap.
+		for _, p := range append(docGo, otherGo...) {
+			if total(texts) >= starterCorpusCap {
+				break
+			}
 			add(p, goComments)
 		}
 	}
-	total := 0
-	for _, t := range texts {
-		total += len(t)
-	}
-	if total < 100_000 {
-		return nil, fmt.Errorf("starter corpus: found only %d bytes of text (need /usr/share/common-licenses or a Go toolchain)", total)
+	n := total(texts)
+	if n < 100_000 {
+		return nil, fmt.Errorf("starter corpus: found only %d bytes of text (need /usr/share/common-licenses or a Go toolchain)", n)
 	}
 	return texts, nil
 }
 
-// goComments keeps the prose of a Go file: its // comment lines.
+// starterCorpusCap bounds the starter corpus (bytes): enough text that
+// StarterConfig's steps see each token about once.
+const starterCorpusCap = 4 << 20
+
+func total(texts []string) int {
+	n := 0
+	for _, t := range texts {
+		n += len(t)
+	}
+	return n
+}
+
+// goComments keeps the prose of a Go file: its // comment lines, minus
+// directives and the licence header every file repeats.
 func goComments(src string) string {
 	var b strings.Builder
 	for _, line := range strings.Split(src, "\n") {
 		l := strings.TrimSpace(line)
-		if strings.HasPrefix(l, "//go:") || strings.HasPrefix(l, "//go ") {
+		if strings.HasPrefix(l, "//go:") || strings.HasPrefix(l, "//go ") || strings.HasPrefix(l, "// Copyright ") ||
+			strings.HasPrefix(l, "// Use of this source code") || strings.HasPrefix(l, "// license that can be found") {
 			continue
 		}
 		if c, ok := strings.CutPrefix(l, "//"); ok {
