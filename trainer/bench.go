@@ -73,12 +73,16 @@ func StepFLOPs(c Config, B, T int, lora bool) float64 {
 
 // Bench trains a randomly initialised model of the preset's shape on random
 // tokens for warmup + steps steps and measures the last steps. mode is
-// "full" or "lora" (rank 8 on every target).
-func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threads int) (*BenchResult, error) {
+// "full" or "lora" (rank 8 on every target); kernel "" picks the fastest
+// GEMM micro-kernel.
+func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threads int, kernel string) (*BenchResult, error) {
 	if steps <= 0 || warmup < 0 {
 		return nil, fmt.Errorf("bench: steps %d must be positive", steps)
 	}
-	pool := gemm.NewPool(threads)
+	pool, err := gemm.NewPoolKernel(threads, kernel)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
 	defer pool.Close()
 	m, err := NewModel(preset.Config, pool)
 	if err != nil {

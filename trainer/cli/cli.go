@@ -27,6 +27,7 @@ func Bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	warmup := fs.Int("warmup", 2, "unmeasured warm-up steps")
 	steps := fs.Int("steps", 5, "measured steps")
 	threads := fs.Int("threads", 0, "worker goroutines (0: GOMAXPROCS)")
+	kernel := fs.String("kernel", "", "GEMM micro-kernel: avx512, avx2 or go (default: fastest available)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func Bench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	res, err := trainer.Bench(ctx, p, *mode, *warmup, *steps, *threads)
+	res, err := trainer.Bench(ctx, p, *mode, *warmup, *steps, *threads, *kernel)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}

@@ -133,27 +133,32 @@ func BenchmarkSgemm(b *testing.B) {
 		{"dX_512x256x1024", false, false, 512, 256, 1024},
 	}
 	for _, s := range shapes {
-		for _, par := range []int{1, 2} {
-			b.Run(fmt.Sprintf("%s/threads=%d", s.name, par), func(b *testing.B) {
-				r := rand.New(rand.NewPCG(1, 1))
-				p := NewPool(par)
-				defer p.Close()
-				lda, ldb := s.k, s.n
-				if s.ta {
-					lda = s.m
-				}
-				if s.tb {
-					ldb = s.k
-				}
-				a := randSlice(r, max(s.m, s.k)*lda)
-				bb := randSlice(r, max(s.n, s.k)*ldb)
-				c := make([]float32, s.m*s.n)
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					p.Sgemm(s.ta, s.tb, s.m, s.n, s.k, a, lda, bb, ldb, 0, c, s.n)
-				}
-				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-			})
+		for _, kern := range Kernels() {
+			for _, par := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%s/threads=%d", s.name, kern, par), func(b *testing.B) {
+					r := rand.New(rand.NewPCG(1, 1))
+					p, err := NewPoolKernel(par, kern)
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer p.Close()
+					lda, ldb := s.k, s.n
+					if s.ta {
+						lda = s.m
+					}
+					if s.tb {
+						ldb = s.k
+					}
+					a := randSlice(r, max(s.m, s.k)*lda)
+					bb := randSlice(r, max(s.n, s.k)*ldb)
+					c := make([]float32, s.m*s.n)
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						p.Sgemm(s.ta, s.tb, s.m, s.n, s.k, a, lda, bb, ldb, 0, c, s.n)
+					}
+					b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

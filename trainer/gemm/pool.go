@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"fmt"
 	"runtime"
 	"sync"
 )
@@ -33,20 +34,49 @@ type job struct {
 	lo, hi int
 }
 
-// NewPool starts a pool of n workers (n <= 0 means runtime.GOMAXPROCS(0)).
-// The calling goroutine counts as one worker.
+// NewPool starts a pool of n workers (n <= 0 means runtime.GOMAXPROCS(0))
+// using the fastest kernel the CPU supports. The calling goroutine counts
+// as one worker.
 func NewPool(n int) *Pool {
+	p, _ := NewPoolKernel(n, "")
+	return p
+}
+
+// Kernels lists the micro-kernels this CPU can run, slowest first.
+func Kernels() []string {
+	var out []string
+	for _, im := range impls() {
+		out = append(out, im.name)
+	}
+	return out
+}
+
+// NewPoolKernel is NewPool with a named micro-kernel ("go", "avx2",
+// "avx512"; "" for the fastest), for benchmarks and comparisons.
+func NewPoolKernel(n int, kernel string) (*Pool, error) {
 	if n <= 0 {
 		n = runtime.GOMAXPROCS(0)
 	}
+	im := bestImpl()
+	if kernel != "" {
+		found := false
+		for _, c := range impls() {
+			if c.name == kernel {
+				im, found = c, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("gemm: kernel %q not available on this CPU (have %v)", kernel, Kernels())
+		}
+	}
 	p := &Pool{jobs: make(chan job, n)}
 	for i := 0; i < n; i++ {
-		p.ws = append(p.ws, NewWorkspace())
+		p.ws = append(p.ws, newWorkspace(im))
 	}
 	for i := 1; i < n; i++ {
 		go p.worker(p.ws[i])
 	}
-	return p
+	return p, nil
 }
 
 // Threads reports how many goroutines share the work.
