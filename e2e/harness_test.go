@@ -97,9 +97,9 @@ func startServer(t *testing.T, env ...string) *server {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
 		case <-done:
-		case <-time.After(15 * time.Second):
+		case <-time.After(10 * time.Second):
 			_ = cmd.Process.Kill()
-			t.Errorf("server did not stop within 15 s of SIGINT")
+			t.Errorf("server did not stop within 10 s of SIGINT")
 		}
 		if t.Failed() {
 			t.Logf("server log:\n%s", logs.String())

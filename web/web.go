@@ -114,7 +114,6 @@ func logRequests(log *slog.Logger) func(http.Handler) http.Handler {
 				level = slog.LevelError
 			}
 			log.Log(r.Context(), level, "http request",
-				"request_id", middleware.GetReqID(r.Context()),
 				"method", r.Method, "path", r.URL.Path, "status", ww.Status(),
 				"bytes", ww.BytesWritten(), "duration_ms", time.Since(start).Milliseconds())
 		})

@@ -408,3 +408,25 @@ func TestHealthReadinessAndMetrics(t *testing.T) {
 	}
 	_ = time.Second
 }
+
+func TestLogLinesCarryRequestID(t *testing.T) {
+	t.Parallel()
+	var buf strings.Builder
+	log := slog.New(web.LogHandler(slog.NewTextHandler(&buf, nil)))
+	h := web.NewRouter(web.Options{Handlers: mustHandlers(t, log), Log: log})
+	req := httptest.NewRequest("GET", "/no/such/page", nil)
+	h.ServeHTTP(httptest.NewRecorder(), req)
+	if !strings.Contains(buf.String(), "request_id=") {
+		t.Fatalf("log lacks request IDs:\n%s", buf.String())
+	}
+}
+
+func mustHandlers(t *testing.T, log *slog.Logger) *handlers.Handlers {
+	t.Helper()
+	u, _ := url.Parse(publicURL)
+	h, err := handlers.New(handlers.Deps{Store: store.New(pgtest.New(t)), Log: log, PublicURL: u, Chain: views.ChainInfo{ChainID: 1337}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}

@@ -16,6 +16,7 @@ import (
 	"syscall"
 
 	"github.com/modelfactory/modelfactory/trainer/cli"
+	"github.com/modelfactory/modelfactory/web"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -114,8 +115,9 @@ func newLogger(cfg *Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewJSONHandler(w, opts)
 	if cfg.LogFormat == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
+		h = slog.NewTextHandler(w, opts)
 	}
-	return slog.New(slog.NewJSONHandler(w, opts))
+	return slog.New(web.LogHandler(h))
 }
