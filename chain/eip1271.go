@@ -98,13 +98,10 @@ var evmFailures = []string{
 // isExecutionFailure reports whether err says the contract call executed and
 // failed, as opposed to the node being unreachable or refusing the request.
 func isExecutionFailure(err error) bool {
-	// Code 3 is geth's "execution reverted" error with revert data.
-	var de rpc.DataError
-	if errors.As(err, &de) {
-		var ce rpc.Error
-		if errors.As(err, &ce) && ce.ErrorCode() == 3 {
-			return true
-		}
+	// Code 3 is geth's "execution reverted" error that carries revert data.
+	var re rpc.Error
+	if errors.As(err, &re) && re.ErrorCode() == 3 {
+		return true
 	}
 	msg := err.Error()
 	for _, f := range evmFailures {

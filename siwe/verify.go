@@ -77,10 +77,11 @@ func NewVerifier(publicURL string, chainID uint64, wallets ContractCaller) (*Ver
 	if chainID == 0 {
 		return nil, newError(CodeVerifierMisconfigured, "The chain ID must not be zero.")
 	}
-	host := strings.ToLower(u.Host)
+	scheme := strings.ToLower(u.Scheme)
+	host := stripDefaultPort(scheme, strings.ToLower(u.Host))
 	return &Verifier{
 		Domain:  host,
-		Origin:  strings.ToLower(u.Scheme) + "://" + host,
+		Origin:  scheme + "://" + host,
 		ChainID: chainID,
 		Wallets: wallets,
 	}, nil
@@ -154,26 +155,49 @@ func (v *Verifier) Verify(ctx context.Context, message string, signature []byte)
 	return m, nil
 }
 
+// checkSite compares the message's domain, scheme and URI with the site.
+// Hosts and schemes compare case-insensitively and a default port (80 for
+// http, 443 for https) equals no port, as in browser origins: a wallet fills
+// the domain from location.host, which omits default ports.
 func (v *Verifier) checkSite(m *Message) error {
-	if !strings.EqualFold(m.Domain, v.Domain) {
+	wantScheme, wantHost, _ := strings.Cut(strings.TrimSuffix(strings.ToLower(v.Origin), "/"), "://")
+	wantHost = stripDefaultPort(wantScheme, wantHost)
+	if stripDefaultPort(wantScheme, strings.ToLower(m.Domain)) != stripDefaultPort(wantScheme, strings.ToLower(v.Domain)) {
 		return newError(CodeDomainMismatch, "The message was prepared for %s, not for this site (%s).", m.Domain, v.Domain)
 	}
-	scheme, _, _ := strings.Cut(v.Origin, "://")
-	if m.Scheme != "" && !strings.EqualFold(m.Scheme, scheme) {
-		return newError(CodeSchemeMismatch, "The message was prepared for a %s:// page, but this site is served over %s://.", m.Scheme, scheme)
+	if m.Scheme != "" && !strings.EqualFold(m.Scheme, wantScheme) {
+		return newError(CodeSchemeMismatch, "The message was prepared for a %s:// page, but this site is served over %s://.", m.Scheme, wantScheme)
 	}
 	u, ok := parseURI(m.URI)
 	if !ok || !u.HasAuthority || u.Authority.HasUserInfo {
 		return newError(CodeURIMismatch, "The message URI must be an address on this site (%s).", v.Origin)
 	}
-	origin := strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Authority.Host)
+	scheme := strings.ToLower(u.Scheme)
+	host := strings.ToLower(u.Authority.Host)
 	if u.Authority.HasPort {
-		origin += ":" + u.Authority.Port
+		host += ":" + u.Authority.Port
 	}
-	if origin != strings.ToLower(v.Origin) {
-		return newError(CodeURIMismatch, "The message URI points to %s, not to this site (%s).", origin, v.Origin)
+	host = stripDefaultPort(scheme, host)
+	if scheme != wantScheme || host != wantHost {
+		return newError(CodeURIMismatch, "The message URI points to %s://%s, not to this site (%s).", scheme, host, v.Origin)
 	}
 	return nil
+}
+
+// stripDefaultPort removes ":80" from http and ":443" from https
+// authorities, and a bare ":" (an empty port) from any.
+func stripDefaultPort(scheme, hostport string) string {
+	i := strings.LastIndexByte(hostport, ':')
+	if i < 0 || strings.HasSuffix(hostport, "]") {
+		return hostport
+	}
+	switch port := hostport[i+1:]; {
+	case port == "",
+		scheme == "http" && port == "80",
+		scheme == "https" && port == "443":
+		return hostport[:i]
+	}
+	return hostport
 }
 
 func (v *Verifier) checkTimes(m *Message) error {

@@ -159,6 +159,8 @@ func TestVerifyFailures(t *testing.T) {
 		{name: "URI with userinfo", mutate: func(m *Message) { m.URI = "https://example.com@evil.example/" }, code: CodeURIMismatch},
 		{name: "URI userinfo on our host", mutate: func(m *Message) { m.URI = "https://me@example.com/" }, code: CodeURIMismatch},
 		{name: "URI without authority", mutate: func(m *Message) { m.URI = "urn:example.com" }, code: CodeURIMismatch},
+		{name: "domain with leading zero port", mutate: func(m *Message) { m.Domain = "example.com:0443" }, code: CodeDomainMismatch},
+		{name: "URI with explicit http default port", mutate: func(m *Message) { m.URI = "http://example.com:80/" }, code: CodeURIMismatch},
 		{name: "wrong chain", mutate: func(m *Message) { m.ChainID = 1 }, code: CodeChainMismatch},
 		{name: "expired", mutate: func(m *Message) { e := testNow.Add(-2 * time.Minute); m.ExpirationTime = &e }, code: CodeExpired},
 		{name: "expired exactly now with no skew", mutate: func(m *Message) { e := testNow; m.ExpirationTime = &e }, ver: func(v *Verifier) { v.Skew = -1 }, code: CodeExpired},
@@ -249,6 +251,27 @@ func TestVerifySkewTolerance(t *testing.T) {
 	v.Skew = -1
 	_, err := v.Verify(context.Background(), text, sign(t, key, text))
 	wantCode(t, err, CodeExpired)
+}
+
+func TestVerifyDefaultPortsAreNoPort(t *testing.T) {
+	key := mustKey(t)
+	for _, tc := range []struct{ domain, uri string }{
+		{"example.com:443", "https://example.com/"},
+		{"example.com", "https://example.com:443/login"},
+		{"EXAMPLE.com", "HTTPS://Example.COM"},
+		{"example.com:", "https://example.com:/x"},
+	} {
+		m := testMessage(crypto.PubkeyToAddress(key.PublicKey))
+		m.Domain, m.URI = tc.domain, tc.uri
+		text := m.String()
+		if _, err := testVerifier().Verify(context.Background(), text, sign(t, key, text)); err != nil {
+			t.Errorf("domain %q uri %q: %v", tc.domain, tc.uri, err)
+		}
+	}
+	v, err := NewVerifier("https://example.com:443/", 1337, nil)
+	if err != nil || v.Domain != "example.com" || v.Origin != "https://example.com" {
+		t.Fatalf("NewVerifier default port: %+v %v", v, err)
+	}
 }
 
 func TestNewVerifier(t *testing.T) {
