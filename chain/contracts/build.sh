@@ -32,6 +32,8 @@ declare -A packages=(
   [RewardsDistributor]=rewards
   [ProvenanceRegistry]=provenance
   [TestWallet1271]=testwallet
+  [ReferenceMerkleDistributor]=referencedistributor
+  [BatchTransfer]=batchtransfer
 )
 
 for name in "${!packages[@]}"; do

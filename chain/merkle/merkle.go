@@ -89,6 +89,25 @@ func New(leaves []Leaf) (*Tree, error) {
 	if err := hashLeaves(leaves, hashes); err != nil {
 		return nil, err
 	}
+	return build(hashes), nil
+}
+
+// NewFromLeafHashes builds a tree with the same layout over leaf hashes
+// computed by the caller (OpenZeppelin's SimpleMerkleTree), for leaf
+// encodings other than StandardMerkleTree's (address, uint256).
+func NewFromLeafHashes(hashes []common.Hash) (*Tree, error) {
+	if len(hashes) == 0 {
+		return nil, errors.New("merkle: no leaves")
+	}
+	if len(hashes) > (1<<30)-1 {
+		return nil, fmt.Errorf("merkle: %d leaves is too many", len(hashes))
+	}
+	return build(slices.Clone(hashes)), nil
+}
+
+// build lays out the sorted leaves and hashes the inner nodes.
+func build(hashes []common.Hash) *Tree {
+	n := len(hashes)
 	order := make([]int32, n)
 	for i := range order {
 		order[i] = int32(i)
@@ -107,7 +126,7 @@ func New(leaves []Leaf) (*Tree, error) {
 	for i := last - n; i >= 0; i-- {
 		t.nodes[i] = hashPair(t.nodes[2*i+1], t.nodes[2*i+2])
 	}
-	return t, nil
+	return t
 }
 
 // hashLeaves computes the leaf hashes on all CPUs: for a million accounts
