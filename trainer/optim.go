@@ -34,9 +34,22 @@ func (o *AdamW) Update(pool *gemm.Pool, params, grads []float32, lr float64) {
 	eps, wd, flr := float32(o.Eps), float32(o.WeightDecay), float32(lr)
 	m, v := o.M[:len(params)], o.V[:len(params)]
 	grads = grads[:len(params)]
+	decay := o.decay
 	update := func(_ *gemm.Workspace, lo, hi int) {
-		for i := lo; i < hi; i++ {
-			o.update(params, grads, m, v, i, b1, b2, c1, c2, eps, wd, flr)
+		p, g, mm, vv := params[lo:hi], grads[lo:hi], m[lo:hi], v[lo:hi]
+		var dm []bool
+		if decay != nil {
+			dm = decay[lo:hi]
+		}
+		for i, gi := range g {
+			mi := b1*mm[i] + (1-b1)*gi
+			vi := b2*vv[i] + (1-b2)*gi*gi
+			mm[i], vv[i] = mi, vi
+			upd := (mi * c1) / (float32(math.Sqrt(float64(vi*c2))) + eps)
+			if dm == nil || dm[i] {
+				upd += wd * p[i]
+			}
+			p[i] -= flr * upd
 		}
 	}
 	if pool == nil {
@@ -44,20 +57,6 @@ func (o *AdamW) Update(pool *gemm.Pool, params, grads []float32, lr float64) {
 		return
 	}
 	pool.For(len(params), update)
-}
-
-func (o *AdamW) update(params, grads, m, v []float32, i int, b1, b2, c1, c2, eps, wd, flr float32) {
-	{
-		g := grads[i]
-		mi := b1*m[i] + (1-b1)*g
-		vi := b2*v[i] + (1-b2)*g*g
-		m[i], v[i] = mi, vi
-		upd := (mi * c1) / (float32(math.Sqrt(float64(vi*c2))) + eps)
-		if o.decay == nil || o.decay[i] {
-			upd += wd * params[i]
-		}
-		params[i] -= flr * upd
-	}
 }
 
 // CosineLR is the learning rate at step (0-based) of total: linear warmup to
