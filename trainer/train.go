@@ -95,7 +95,8 @@ type Event struct {
 }
 
 // JSONLines returns a progress callback writing each event as one JSON line
-// to w (the trainer_log.jsonl format). Write errors are reported through errf.
+// to w (the trainer_log.jsonl format). Write errors are ignored: progress
+// output must never stop a training run.
 func JSONLines(w io.Writer) func(Event) {
 	enc := json.NewEncoder(w)
 	return func(ev Event) { _ = enc.Encode(ev) }
@@ -141,11 +142,9 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 	opt := NewAdamW(len(params), cfg.Beta1, cfg.Beta2, cfg.Eps, cfg.WeightDecay, decay)
 	st := &runState{BestEval: math.Inf(1)}
 	if cfg.CheckpointPath != "" {
-		ok, err := loadCheckpoint(cfg.CheckpointPath, m, opt, ld, st)
-		if err != nil {
+		if _, err := loadCheckpoint(cfg.CheckpointPath, m, opt, ld, st); err != nil {
 			return nil, err
 		}
-		_ = ok
 	}
 	var best []float32
 	if st.BestParams != nil {
