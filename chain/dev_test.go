@@ -180,3 +180,48 @@ func TestStartDevBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestEnsureDevDeploymentSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+
+	d := startDev(t, dir, 0)
+	client, err := Dial(ctx, d.RPCURL(), d.ChainID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dep, err := EnsureDevDeployment(ctx, client, d.FaucetKey(), dir)
+	if err != nil {
+		t.Fatalf("EnsureDevDeployment: %v", err)
+	}
+	if dep.ChainID != DefaultDevChainID {
+		t.Fatalf("deployment chain id = %d", dep.ChainID)
+	}
+	bal, err := TokenBalance(ctx, client, dep.OPEN, dep.RewardsDistributor)
+	if err != nil || bal.Cmp(DevDistributorFunding) != 0 {
+		t.Fatalf("distributor balance = %v (err %v), want %s", bal, err, DevDistributorFunding)
+	}
+	client.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	d2 := startDev(t, dir, 0)
+	client2, err := Dial(ctx, d2.RPCURL(), d2.ChainID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client2.Close()
+	again, err := EnsureDevDeployment(ctx, client2, d2.FaucetKey(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != dep {
+		t.Fatalf("after restart got %+v, want the saved %+v", again, dep)
+	}
+	bal, err = TokenBalance(ctx, client2, dep.OPEN, dep.RewardsDistributor)
+	if err != nil || bal.Cmp(DevDistributorFunding) != 0 {
+		t.Fatalf("distributor balance after restart = %v (err %v)", bal, err)
+	}
+}
