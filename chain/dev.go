@@ -17,14 +17,17 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/core"
 	"github.com/ethereum/go-ethereum/core/rawdb"
+	"github.com/ethereum/go-ethereum/core/types"
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/eth"
 	"github.com/ethereum/go-ethereum/eth/catalyst"
 	"github.com/ethereum/go-ethereum/eth/ethconfig"
 	"github.com/ethereum/go-ethereum/eth/filters"
+	"github.com/ethereum/go-ethereum/ethclient"
 	gethlog "github.com/ethereum/go-ethereum/log"
 	"github.com/ethereum/go-ethereum/node"
 	"github.com/ethereum/go-ethereum/p2p"
+	"github.com/ethereum/go-ethereum/params"
 	"github.com/ethereum/go-ethereum/rpc"
 )
 
@@ -70,6 +73,8 @@ type DevChain struct {
 	chainID uint64
 	faucet  *ecdsa.PrivateKey
 	rpcURL  string
+
+	fundMu sync.Mutex // serialises Fund so concurrent calls get distinct nonces
 
 	closeOnce sync.Once
 	closeErr  error
@@ -255,6 +260,51 @@ func (d *DevChain) FaucetKey() *ecdsa.PrivateKey { return d.faucet }
 // FaucetAddress is the address of FaucetKey.
 func (d *DevChain) FaucetAddress() common.Address {
 	return crypto.PubkeyToAddress(d.faucet.PublicKey)
+}
+
+// Fund sends wei from the faucet to account and waits for the receipt, e.g.
+// to give a browser wallet gas on the dev chain. Calls are serialised with
+// each other, but not with other transactions signed by FaucetKey.
+func (d *DevChain) Fund(ctx context.Context, account common.Address, wei *big.Int) (*types.Receipt, error) {
+	if wei == nil || wei.Sign() <= 0 {
+		return nil, fmt.Errorf("fund %s: amount must be positive", account)
+	}
+	d.fundMu.Lock()
+	defer d.fundMu.Unlock()
+	client := ethclient.NewClient(d.stack.Attach())
+	defer client.Close()
+	from := d.FaucetAddress()
+	nonce, err := client.PendingNonceAt(ctx, from)
+	if err != nil {
+		return nil, fmt.Errorf("fund %s: nonce: %w", account, err)
+	}
+	head, err := client.HeaderByNumber(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("fund %s: head: %w", account, err)
+	}
+	tip := big.NewInt(params.GWei)
+	feeCap := new(big.Int).Add(tip, new(big.Int).Mul(head.BaseFee, big.NewInt(2)))
+	chainID := new(big.Int).SetUint64(d.chainID)
+	tx, err := types.SignNewTx(d.faucet, types.LatestSignerForChainID(chainID), &types.DynamicFeeTx{
+		ChainID:   chainID,
+		Nonce:     nonce,
+		GasTipCap: tip,
+		GasFeeCap: feeCap,
+		Gas:       params.TxGas,
+		To:        &account,
+		Value:     wei,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fund %s: sign: %w", account, err)
+	}
+	if err := client.SendTransaction(ctx, tx); err != nil {
+		return nil, fmt.Errorf("fund %s: send: %w", account, err)
+	}
+	receipt, err := WaitSuccess(ctx, client, tx)
+	if err != nil {
+		return nil, fmt.Errorf("fund %s: %w", account, err)
+	}
+	return receipt, nil
 }
 
 // Close stops the node and flushes its database. It is safe to call more

@@ -109,6 +109,17 @@ func TestDevChainTransferPersistsAcrossRestart(t *testing.T) {
 	if err != nil || bal.Cmp(amount) != 0 {
 		t.Fatalf("balance after transfer = %v (err %v), want %v", bal, err, amount)
 	}
+	// Fund is the same transfer, done by the chain itself.
+	funded := common.HexToAddress("0x00000000000000000000000000000000000beef2")
+	if _, err := d.Fund(ctx, funded, amount); err != nil {
+		t.Fatalf("Fund: %v", err)
+	}
+	if bal, _ := client.BalanceAt(ctx, funded, nil); bal.Cmp(amount) != 0 {
+		t.Fatalf("funded balance = %v, want %v", bal, amount)
+	}
+	if _, err := d.Fund(ctx, funded, big.NewInt(0)); err == nil {
+		t.Fatal("Fund 0: want error")
+	}
 	client.Close()
 	if err := d.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
