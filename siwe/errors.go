@@ -26,8 +26,10 @@ const (
 
 // Error is the only error type returned by [Parse], [DecodeSignature] and
 // [Verifier.Verify]. Code is a stable machine-readable reason; Message is a
-// sentence safe to show to the person signing in (it never contains the
-// submitted message or signature). Err, when set, is the underlying cause
+// sentence safe to show to the person signing in: it may quote a short,
+// already-validated printable-ASCII fragment such as the message's domain,
+// never the whole message or the signature (escape it like any user text).
+// Err, when set, is the underlying cause
 // (for example a JSON-RPC transport error) and is meant for logs only.
 type Error struct {
 	Code    string

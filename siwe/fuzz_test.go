@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 )
 
 func fuzzSeeds() []string {
@@ -77,6 +78,52 @@ func FuzzVerify(f *testing.F) {
 		var se *Error
 		if !errors.As(err, &se) || m != nil {
 			t.Fatalf("unexpected result %v %v", m, err)
+		}
+	})
+}
+
+// FuzzStringParse builds messages from arbitrary field values and checks that
+// whenever the rendered text parses, it parses to exactly the fields it was
+// rendered from: no field can leak into another (a statement posing as the
+// URI line, a request ID posing as a resource, ...).
+func FuzzStringParse(f *testing.F) {
+	f.Add("https", "example.com", true, "Sign in.", "https://example.com/", uint64(1), "abcdefgh", int64(1738324800), int64(0), true, "r1", "https://example.com/a", true)
+	f.Add("", "localhost:8080", true, "", "http://localhost:8080", uint64(1337), "12345678", int64(-1), int64(999999999), false, "", "", true)
+	f.Add("", "[::1]", false, "URI: https://x.example", "urn:x", uint64(0), "ABCDEFGHIJ", int64(253402300799), int64(1), true, "a:b@c", "- x:y", false)
+	f.Fuzz(func(t *testing.T, scheme, domain string, hasStatement bool, statement, uri string, chainID uint64, nonce string,
+		issued, nanos int64, hasReq bool, req, resource string, hasResources bool) {
+		if !hasStatement {
+			statement = "" // String ignores it then
+		}
+		m := &Message{
+			Scheme: scheme, Domain: domain, Address: [20]byte{0xab, 0xcd, 0x01}, Statement: statement, HasStatement: hasStatement,
+			URI: uri, Version: "1", ChainID: chainID, Nonce: nonce,
+			IssuedAt: time.Unix(issued, nanos%1e9).UTC(),
+		}
+		if nanos%3 == 0 {
+			e := m.IssuedAt.Add(time.Duration(nanos))
+			m.ExpirationTime = &e
+		}
+		if nanos%5 == 0 {
+			nb := m.IssuedAt.Add(-time.Duration(nanos))
+			m.NotBefore = &nb
+		}
+		if hasReq {
+			m.RequestID = &req
+		}
+		if hasResources {
+			m.Resources = []string{}
+			if resource != "" {
+				m.Resources = append(m.Resources, resource, resource+"/2")
+			}
+		}
+		text := m.String()
+		m2, err := Parse(text)
+		if err != nil {
+			return
+		}
+		if !sameMessage(m, m2) {
+			t.Fatalf("rendered message parsed differently:\n%q\n%+v\n%+v", text, m, m2)
 		}
 	})
 }
