@@ -3,8 +3,10 @@ package chain
 import (
 	"context"
 	"crypto/ecdsa"
+	"io"
 	"log/slog"
 	"math/big"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -234,5 +236,30 @@ func TestEnsureDevDeploymentSurvivesRestart(t *testing.T) {
 	bal, err = TokenBalance(ctx, client2, dep.OPEN, dep.RewardsDistributor)
 	if err != nil || bal.Cmp(DevDistributorFunding) != 0 {
 		t.Fatalf("distributor balance after restart = %v (err %v)", bal, err)
+	}
+}
+
+// TestDevChainServesBrowsers checks what a browser wallet needs: JSON-RPC
+// over HTTP answering cross-origin requests.
+func TestDevChainServesBrowsers(t *testing.T) {
+	d := startDev(t, t.TempDir(), 0)
+	body := strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"eth_chainId","params":[]}`)
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, d.RPCURL(), body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", "http://localhost:8080")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(raw), `"result":"0x539"`) {
+		t.Fatalf("eth_chainId: %d %s", resp.StatusCode, raw)
+	}
+	if got := resp.Header.Get("Access-Control-Allow-Origin"); got != "*" && got != "http://localhost:8080" {
+		t.Fatalf("Access-Control-Allow-Origin = %q", got)
 	}
 }
