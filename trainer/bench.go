@@ -52,8 +52,16 @@ type BenchResult struct {
 	GemmPeakGFLOPS float64 `json:"gemm_peak_gflops"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	AllocsPerStep  float64 `json:"allocs_per_step"`
-	Kernel         string  `json:"kernel"`
-	Threads        int     `json:"threads"`
+	// CPUMsPerStep is the process CPU time per measured step (all threads).
+	// On a machine shared with other work, wall-clock figures suffer;
+	// CPU time does not, and IdleTokensPerSec = B·T·threads / CPU time
+	// estimates the rate on an otherwise idle machine (assuming perfect
+	// scaling across threads).
+	CPUMsPerStep     float64 `json:"cpu_ms_per_step"`
+	IdleTokensPerSec float64 `json:"idle_tokens_per_sec_estimate"`
+	LoadAvg          string  `json:"loadavg,omitempty"`
+	Kernel           string  `json:"kernel"`
+	Threads          int     `json:"threads"`
 }
 
 // StepFLOPs estimates the floating-point operations of one training step:
@@ -133,6 +141,7 @@ func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threa
 	}
 	var ms0, ms1 runtime.MemStats
 	runtime.ReadMemStats(&ms0)
+	cpu0 := processCPUTime()
 	start := time.Now()
 	for i := 0; i < steps; i++ {
 		if err := ctx.Err(); err != nil {
@@ -143,6 +152,7 @@ func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threa
 		}
 	}
 	dt := time.Since(start).Seconds() / float64(steps)
+	cpuStep := (processCPUTime() - cpu0).Seconds() / float64(steps)
 	runtime.ReadMemStats(&ms1)
 
 	// Peak of our kernel at this model's largest linear-layer shape.
@@ -164,6 +174,8 @@ func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threa
 		GemmPeakGFLOPS: peak, PeakRSSMB: peakRSSMB(),
 		AllocsPerStep: float64(ms1.Mallocs-ms0.Mallocs) / float64(steps),
 		Kernel:        pool.Kernel(), Threads: pool.Threads(),
+		CPUMsPerStep: cpuStep * 1000, IdleTokensPerSec: idleRate(B*T, pool.Threads(), cpuStep),
+		LoadAvg: loadAvg(),
 	}, nil
 }
 
@@ -184,4 +196,24 @@ func peakRSSMB() float64 {
 		}
 	}
 	return 0
+}
+
+func idleRate(tokens, threads int, cpuSec float64) float64 {
+	if cpuSec <= 0 {
+		return 0
+	}
+	return float64(tokens*threads) / cpuSec
+}
+
+// loadAvg is /proc/loadavg's first three fields ("" off Linux).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return ""
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return ""
+	}
+	return strings.Join(f[:3], " ")
 }
