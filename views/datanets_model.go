@@ -100,6 +100,9 @@ type RecordRow struct {
 	PII         []string // kinds flagged, e.g. "email"
 	NearDupOf   string   // hash of the matching record, "" if none
 	NearDupSim  float64  // Jaccard estimate
+	// NearDupFields is the matching record's fields (schema order), shown
+	// beside this one so a reviewer can compare; nil when not loaded.
+	NearDupFields []Field
 }
 
 // Field is one named value of a record.
@@ -126,10 +129,16 @@ type ContributionRow struct {
 // Contribution is the per-contribution report page (live-updating).
 type Contribution struct {
 	ContributionRow
-	DatanetName  string
-	SizeBytes    int64
-	SHA256       string
-	Progress     int64 // rows parsed so far while processing
+	DatanetName string
+	SizeBytes   int64
+	SHA256      string
+	Progress    int64 // rows parsed so far while processing
+	// BytesRead is how much of the upload the ingest job has parsed so far;
+	// with SizeBytes it drives a real progress bar. 0 when unknown (the bar
+	// then shows rows only).
+	BytesRead    int64
+	Schema       string   // the Datanet's schema, for the fix-a-record forms
+	Labels       []string // the label set (classification), for the fix forms
 	Problems     []Problem
 	ReviewReason string // shown to the contributor when rejected
 	CanReview    bool
