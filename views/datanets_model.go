@@ -159,6 +159,10 @@ type UploadPage struct {
 	MaxUploadBytes int64
 	Form           map[string]string // single-record form values
 	Errors         map[string]string
+	// ContributionPolicy ("open" or "review") and License are shown so
+	// contributors know what happens to their records and under which terms.
+	ContributionPolicy string
+	License            string
 }
 
 // AccessRequestRow is one access request.
