@@ -49,7 +49,10 @@ const NearDupThreshold = 0.8
 // the Datanet are dropped (and reported by line); near-duplicates are
 // flagged with the matching record. Running it again after a crash redoes
 // the same work: the transaction of the crashed run never committed.
-func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, rejected int64, problems []Problem, sim Similarity) (IngestResult, error) {
+//
+// report is called once src is exhausted, still inside the transaction,
+// for the rows the parser rejected and its problems (line order).
+func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, report func() (rejected int64, problems []Problem), sim Similarity) (IngestResult, error) {
 	var res IngestResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status, policy string
@@ -97,6 +100,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if err != nil {
 			return fmt.Errorf("copy records: %w", err)
 		}
+		rejected, problems := report()
 		recStatus := "accepted"
 		if policy == PolicyReview {
 			recStatus = "pending"
