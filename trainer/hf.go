@@ -40,6 +40,10 @@ type hfConfig struct {
 	BOSTokenID         int      `json:"bos_token_id"`
 	EOSTokenID         int      `json:"eos_token_id"`
 	TieWordEmbeddings  *bool    `json:"tie_word_embeddings,omitempty"`
+	// Variants of GPT-2 attention this implementation does not have.
+	ScaleAttnWeights          *bool `json:"scale_attn_weights,omitempty"`
+	ScaleAttnByInverseLayerID bool  `json:"scale_attn_by_inverse_layer_idx,omitempty"`
+	AddCrossAttention         bool  `json:"add_cross_attention,omitempty"`
 }
 
 // isConv1D reports whether the tensor is a GPT-2 Conv1D weight, stored by
@@ -78,6 +82,12 @@ func LoadModel(dir string, pool *gemm.Pool) (*Model, error) {
 	}
 	if hc.TieWordEmbeddings != nil && !*hc.TieWordEmbeddings {
 		return nil, errors.New("load model: untied output embeddings are unsupported")
+	}
+	if (hc.ScaleAttnWeights != nil && !*hc.ScaleAttnWeights) || hc.ScaleAttnByInverseLayerID || hc.AddCrossAttention {
+		return nil, errors.New("load model: attention variant unsupported (scale_attn_weights must be true, no inverse-layer scaling or cross-attention)")
+	}
+	if hc.LayerNormEpsilon != 0 && math.Abs(hc.LayerNormEpsilon-lnEps) > 1e-12 {
+		return nil, fmt.Errorf("load model: layer_norm_epsilon %g unsupported (want 1e-5)", hc.LayerNormEpsilon)
 	}
 	cfg := Config{MaxSeqLen: hc.NPositions, VocabSize: hc.VocabSize, NumLayers: hc.NLayer, NumHeads: hc.NHead, Channels: hc.NEmbd}
 	m, err := NewModel(cfg, pool)
