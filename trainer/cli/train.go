@@ -68,36 +68,11 @@ func LoadRunConfig(path string) (*RunConfig, error) {
 	if rc.BaseModel != "" && rc.BaseModel != "starter" && !filepath.IsAbs(rc.BaseModel) {
 		rc.BaseModel = filepath.Join(base, rc.BaseModel)
 	}
-	switch {
-	case rc.BaseModel == "":
-		return nil, errors.New("run config: base_model is required")
-	case rc.Data == "":
-		return nil, errors.New("run config: data is required")
-	case rc.OutputDir == "":
-		return nil, errors.New("run config: output_dir is required")
-	}
-	if rc.Mode == "" {
-		rc.Mode = "lora"
-	}
-	if rc.Mode != "lora" && rc.Mode != "full" {
-		return nil, fmt.Errorf("run config: mode %q is not lora or full", rc.Mode)
-	}
-	if rc.Mode == "lora" {
-		if rc.LoRA.Rank == 0 {
-			rc.LoRA.Rank = 8
-		}
-		if rc.LoRA.Alpha == 0 {
-			rc.LoRA.Alpha = 2 * float32(rc.LoRA.Rank)
-		}
-		if len(rc.LoRA.Targets) == 0 {
-			rc.LoRA.Targets = []string{"c_attn", "c_proj"}
-		}
-	}
-	if rc.ValData == "" && rc.ValFraction == 0 {
-		rc.ValFraction = 0.1
-	}
 	if rc.DataDir == "" {
 		rc.DataDir = filepath.Join(base, "data")
+	}
+	if err := rc.Prepare(); err != nil {
+		return nil, err
 	}
 	return &rc, nil
 }
@@ -121,47 +96,110 @@ func Train(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	log := slog.New(slog.NewTextHandler(stderr, nil))
+	_, err = RunTraining(ctx, rc, *threads, trainer.JSONLines(stdout), log)
+	return err
+}
+
+// Prepare validates rc and fills in its defaults, as LoadRunConfig does for
+// a file; paths must already be absolute or relative to the working directory.
+func (rc *RunConfig) Prepare() error {
+	switch {
+	case rc.BaseModel == "":
+		return errors.New("run config: base_model is required")
+	case rc.Data == "":
+		return errors.New("run config: data is required")
+	case rc.OutputDir == "":
+		return errors.New("run config: output_dir is required")
+	}
+	if rc.Mode == "" {
+		rc.Mode = "lora"
+	}
+	if rc.Mode != "lora" && rc.Mode != "full" {
+		return fmt.Errorf("run config: mode %q is not lora or full", rc.Mode)
+	}
+	if rc.Mode == "lora" {
+		if rc.LoRA.Rank == 0 {
+			rc.LoRA.Rank = 8
+		}
+		if rc.LoRA.Alpha == 0 {
+			rc.LoRA.Alpha = 2 * float32(rc.LoRA.Rank)
+		}
+		if len(rc.LoRA.Targets) == 0 {
+			rc.LoRA.Targets = []string{"c_attn", "c_proj"}
+		}
+	}
+	if rc.ValData == "" && rc.ValFraction == 0 {
+		rc.ValFraction = 0.1
+	}
+	if rc.DataDir == "" {
+		rc.DataDir = "data"
+	}
+	return nil
+}
+
+// RunTraining executes a prepared run (see RunConfig.Prepare): it loads the
+// base model and tokenizer (building the starter model for "starter"),
+// formats the JSONL data, trains, and writes the outputs to rc.OutputDir.
+// Progress events go to progress and to rc.OutputDir/trainer_log.jsonl; a
+// run whose output_dir holds checkpoint.bin resumes from it. This is what
+// `modelfactory train` runs and what a job worker calls. threads <= 0 uses
+// GOMAXPROCS; log may be nil.
+func RunTraining(ctx context.Context, rc *RunConfig, threads int, progress func(trainer.Event), log *slog.Logger) (*trainer.Result, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if err := rc.Prepare(); err != nil {
+		return nil, err
+	}
+	res, err := runTraining(ctx, rc, threads, progress, log)
+	if err != nil {
+		return res, fmt.Errorf("train: %w", err)
+	}
+	return res, nil
+}
+
+func runTraining(ctx context.Context, rc *RunConfig, threads int, progress func(trainer.Event), log *slog.Logger) (*trainer.Result, error) {
 	if rc.BaseModel == "starter" {
 		log.Info("preparing the starter base model (first use takes a few minutes)")
 		dir, err := trainer.EnsureStarterModel(ctx, rc.DataDir, nil)
 		if err != nil {
-			return fmt.Errorf("train: %w", err)
+			return nil, err
 		}
 		rc.BaseModel = dir
 	}
-	pool := gemm.NewPool(*threads)
+	pool := gemm.NewPool(threads)
 	defer pool.Close()
 	m, err := trainer.LoadModel(rc.BaseModel, pool)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	tok, err := tokenizer.LoadDir(rc.BaseModel)
 	if err != nil {
-		return fmt.Errorf("train: base model tokenizer: %w", err)
+		return nil, fmt.Errorf("base model tokenizer: %w", err)
 	}
 	if tok.VocabSize() > m.Config.VocabSize {
-		return fmt.Errorf("train: tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
+		return nil, fmt.Errorf("tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
 	trainEx, err := readJSONL(rc.Data)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	var valEx []trainer.Example
 	if rc.ValData != "" {
 		if valEx, err = readJSONL(rc.ValData); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return nil, err
 		}
 	} else {
 		trainEx, valEx = trainer.SplitExamples(trainEx, rc.ValFraction, rc.Train.Seed)
 	}
 	trainDS, err := trainer.BuildDataset(trainEx, tok)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	var valDS *trainer.Dataset
 	if len(valEx) > 0 {
 		if valDS, err = trainer.BuildDataset(valEx, tok); err != nil {
-			return fmt.Errorf("train: %w", err)
+			return nil, err
 		}
 	}
 	T := rc.Train.SeqLen
@@ -183,33 +221,38 @@ func Train(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if rc.Mode == "lora" {
 		lo, err := trainer.NewLoRA(m.Config, rc.LoRA, rc.Train.Seed)
 		if err != nil {
-			return fmt.Errorf("train: %w", err)
+			return nil, err
 		}
 		m.LoRA = lo
 	}
 	if err := os.MkdirAll(rc.OutputDir, 0o755); err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	logFile, err := os.OpenFile(filepath.Join(rc.OutputDir, "trainer_log.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	defer logFile.Close()
 	rc.Train.CheckpointPath = filepath.Join(rc.OutputDir, "checkpoint.bin")
 	if rc.Train.CheckpointEvery == 0 {
 		rc.Train.CheckpointEvery = 50
 	}
-	toOut, toFile := trainer.JSONLines(stdout), trainer.JSONLines(logFile)
-	res, err := trainer.Train(ctx, m, trainDS, valDS, rc.Train, func(ev trainer.Event) { toOut(ev); toFile(ev) })
+	toFile := trainer.JSONLines(logFile)
+	res, err := trainer.Train(ctx, m, trainDS, valDS, rc.Train, func(ev trainer.Event) {
+		if progress != nil {
+			progress(ev)
+		}
+		toFile(ev)
+	})
 	if err != nil {
-		return fmt.Errorf("train: %w", err)
+		return res, err
 	}
 	if err := saveOutputs(rc, m, tok); err != nil {
-		return fmt.Errorf("train: %w", err)
+		return nil, err
 	}
 	log.Info("training finished", "steps", res.Steps, "final_loss", res.FinalLoss, "best_eval_loss", res.BestEvalLoss,
 		"stopped_early", res.StoppedEarly, "output_dir", rc.OutputDir)
-	return nil
+	return res, nil
 }
 
 func readJSONL(path string) ([]trainer.Example, error) {
