@@ -142,11 +142,11 @@ func compactInt(n int64) string {
 		return FormatInt(n/1_000_000_000) + "B"
 	case n >= 1_000_000_000:
 		return oneDecimal(n, 1_000_000_000) + "B"
-	case n >= 10_000_000:
+	case n >= 100_000_000:
 		return FormatInt(n/1_000_000) + "M"
 	case n >= 1_000_000:
 		return oneDecimal(n, 1_000_000) + "M"
-	case n >= 10_000:
+	case n >= 100_000:
 		return FormatInt(n/1_000) + "k"
 	case n >= 1_000:
 		return oneDecimal(n, 1_000) + "k"
