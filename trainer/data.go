@@ -2,6 +2,7 @@ package trainer
 
 import (
 	"fmt"
+	"os"
 	"math/rand/v2"
 )
 
@@ -10,28 +11,43 @@ import (
 // says whether token i is a training target (responses yes, prompts no).
 // Attention may cross example boundaries inside a row, as in GPT-2
 // pretraining; the end-of-text token separates them.
+//
+// A Dataset is either in memory (Tokens, Mask) or backed by a token file
+// (CreateDatasetFile, OpenDatasetFile), read row by row as training needs it.
+// A disk-backed Dataset is not safe for concurrent use.
 type Dataset struct {
 	Tokens []int32
 	Mask   []bool
+
+	file    *os.File
+	fileLen int
+	buf     []byte
 }
 
-// Append adds one example: tokens with their loss mask.
-func (d *Dataset) Append(tokens []int32, mask []bool) {
+// Append adds one example: tokens with their loss mask (in-memory datasets).
+func (d *Dataset) Append(tokens []int32, mask []bool) error {
+	if d.file != nil {
+		return errDiskWrite
+	}
 	d.Tokens = append(d.Tokens, tokens...)
 	d.Mask = append(d.Mask, mask...)
+	return nil
 }
 
 // Rows is the number of T-token training rows.
 func (d *Dataset) Rows(T int) int {
-	if T <= 0 || len(d.Tokens) < 2 {
+	if T <= 0 || d.Len() < 2 {
 		return 0
 	}
-	return (len(d.Tokens) - 1) / T
+	return (d.Len() - 1) / T
 }
 
 // fillRow writes row r's inputs (T) and targets (T; -1 where masked).
-func (d *Dataset) fillRow(r, T int, inputs, targets []int32) {
+func (d *Dataset) fillRow(r, T int, inputs, targets []int32) error {
 	start := r * T
+	if d.file != nil {
+		return d.readRow(start, T, inputs, targets)
+	}
 	copy(inputs, d.Tokens[start:start+T])
 	for j := 0; j < T; j++ {
 		if d.Mask == nil || d.Mask[start+j+1] {
@@ -40,6 +56,7 @@ func (d *Dataset) fillRow(r, T int, inputs, targets []int32) {
 			targets[j] = -1
 		}
 	}
+	return nil
 }
 
 // loader walks a dataset in a seeded random row order, one epoch at a time.
@@ -55,7 +72,7 @@ type loader struct {
 
 func newLoader(d *Dataset, B, T int, seed uint64) (*loader, error) {
 	if d.Rows(T) == 0 {
-		return nil, fmt.Errorf("dataset of %d tokens has no row of %d tokens", len(d.Tokens), T+1)
+		return nil, fmt.Errorf("dataset of %d tokens has no row of %d tokens", d.Len(), T+1)
 	}
 	if d.Mask != nil && len(d.Mask) != len(d.Tokens) {
 		return nil, fmt.Errorf("dataset: %d mask entries for %d tokens", len(d.Mask), len(d.Tokens))
@@ -64,7 +81,7 @@ func newLoader(d *Dataset, B, T int, seed uint64) (*loader, error) {
 }
 
 // next fills a (B,T) batch, wrapping rows into the next epoch as needed.
-func (l *loader) next(inputs, targets []int32) {
+func (l *loader) next(inputs, targets []int32) error {
 	rows := l.data.Rows(l.T)
 	for b := 0; b < l.B; b++ {
 		if l.Pos >= rows {
@@ -76,9 +93,12 @@ func (l *loader) next(inputs, targets []int32) {
 			l.perm = r.Perm(rows)
 			l.permEpoch = l.Epoch
 		}
-		l.data.fillRow(l.perm[l.Pos], l.T, inputs[b*l.T:(b+1)*l.T], targets[b*l.T:(b+1)*l.T])
+		if err := l.data.fillRow(l.perm[l.Pos], l.T, inputs[b*l.T:(b+1)*l.T], targets[b*l.T:(b+1)*l.T]); err != nil {
+			return err
+		}
 		l.Pos++
 	}
+	return nil
 }
 
 // epochFloat is the fractional number of epochs consumed.

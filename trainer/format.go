@@ -116,9 +116,19 @@ func FormatRecord(rec map[string]any) (Example, error) {
 // ReadExamples parses JSONL (one record per line; blank lines skipped).
 func ReadExamples(r io.Reader) ([]Example, error) {
 	var out []Example
+	err := ScanExamples(r, func(ex Example) error {
+		out = append(out, ex)
+		return nil
+	})
+	return out, err
+}
+
+// ScanExamples calls fn for each JSONL record of r in order, holding one
+// line at a time. An error from fn stops the scan and is returned.
+func ScanExamples(r io.Reader, fn func(Example) error) error {
 	s := bufio.NewScanner(r)
 	s.Buffer(make([]byte, 1<<20), 64<<20)
-	line := 0
+	line, n := 0, 0
 	for s.Scan() {
 		line++
 		b := strings.TrimSpace(s.Text())
@@ -127,21 +137,24 @@ func ReadExamples(r io.Reader) ([]Example, error) {
 		}
 		var rec map[string]any
 		if err := json.Unmarshal([]byte(b), &rec); err != nil {
-			return nil, fmt.Errorf("jsonl line %d: %w", line, err)
+			return fmt.Errorf("jsonl line %d: %w", line, err)
 		}
 		ex, err := FormatRecord(rec)
 		if err != nil {
-			return nil, fmt.Errorf("jsonl line %d: %w", line, err)
+			return fmt.Errorf("jsonl line %d: %w", line, err)
 		}
-		out = append(out, ex)
+		if err := fn(ex); err != nil {
+			return err
+		}
+		n++
 	}
 	if err := s.Err(); err != nil {
-		return nil, fmt.Errorf("jsonl line %d: %w", line+1, err)
+		return fmt.Errorf("jsonl line %d: %w", line+1, err)
 	}
-	if len(out) == 0 {
-		return nil, errors.New("jsonl: no records")
+	if n == 0 {
+		return errors.New("jsonl: no records")
 	}
-	return out, nil
+	return nil
 }
 
 // SplitExamples shuffles examples with seed and holds out valFraction of
@@ -162,6 +175,35 @@ func SplitExamples(ex []Example, valFraction float64, seed uint64) (train, val [
 	return train, val
 }
 
+// tokenizeExample returns an example's tokens (prompt, completion,
+// end-of-text) and loss mask.
+func tokenizeExample(ex Example, tok *tokenizer.Tokenizer, eot int) ([]int32, []bool) {
+	p := tok.Encode(ex.Prompt)
+	c := tok.Encode(ex.Completion)
+	ids := make([]int32, 0, len(p)+len(c)+1)
+	mask := make([]bool, 0, cap(ids))
+	for _, id := range p {
+		ids = append(ids, int32(id))
+		mask = append(mask, false)
+	}
+	for _, id := range c {
+		ids = append(ids, int32(id))
+		mask = append(mask, true)
+	}
+	return append(ids, int32(eot)), append(mask, true)
+}
+
+// AppendExample tokenizes ex onto the token file with the same masks as
+// BuildDataset.
+func (d *DatasetWriter) AppendExample(ex Example, tok *tokenizer.Tokenizer) error {
+	eot, ok := tok.SpecialID(tokenizer.EndOfText)
+	if !ok {
+		return errors.New("dataset file: tokenizer has no <|endoftext|> token")
+	}
+	ids, mask := tokenizeExample(ex, tok, eot)
+	return d.Append(ids, mask)
+}
+
 // BuildDataset tokenizes examples into a packed stream with loss masks:
 // prompt tokens are not trained, completion tokens and the end-of-text
 // token are.
@@ -172,18 +214,9 @@ func BuildDataset(examples []Example, tok *tokenizer.Tokenizer) (*Dataset, error
 	}
 	d := &Dataset{}
 	for _, ex := range examples {
-		p := tok.Encode(ex.Prompt)
-		c := tok.Encode(ex.Completion)
-		for _, id := range p {
-			d.Tokens = append(d.Tokens, int32(id))
-			d.Mask = append(d.Mask, false)
-		}
-		for _, id := range c {
-			d.Tokens = append(d.Tokens, int32(id))
-			d.Mask = append(d.Mask, true)
-		}
-		d.Tokens = append(d.Tokens, int32(eot))
-		d.Mask = append(d.Mask, true)
+		ids, mask := tokenizeExample(ex, tok, eot)
+		d.Tokens = append(d.Tokens, ids...)
+		d.Mask = append(d.Mask, mask...)
 	}
 	return d, nil
 }

@@ -176,7 +176,9 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 		m.ZeroGrad()
 		var lossSum float64
 		for a := 0; a < cfg.GradAccum; a++ {
-			ld.next(inputs, targets)
+			if err := ld.next(inputs, targets); err != nil {
+				return res, fmt.Errorf("train step %d: %w", step, err)
+			}
 			loss, err := m.Forward(inputs, targets, B, T)
 			if err != nil {
 				return res, fmt.Errorf("train step %d: %w", step, err)
@@ -272,7 +274,9 @@ func Evaluate(m *Model, d *Dataset, B, T, maxBatches int) (float64, error) {
 		}
 		bb := min(B, rows-r0)
 		for b := 0; b < bb; b++ {
-			d.fillRow(r0+b, T, inputs[b*T:(b+1)*T], targets[b*T:(b+1)*T])
+			if err := d.fillRow(r0+b, T, inputs[b*T:(b+1)*T], targets[b*T:(b+1)*T]); err != nil {
+				return 0, fmt.Errorf("evaluate: %w", err)
+			}
 		}
 		loss, err := m.Forward(inputs[:bb*T], targets[:bb*T], bb, T)
 		if err != nil {

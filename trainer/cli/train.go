@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -180,27 +181,18 @@ func runTraining(ctx context.Context, rc *RunConfig, threads int, progress func(
 	if tok.VocabSize() > m.Config.VocabSize {
 		return nil, fmt.Errorf("tokenizer has %d tokens, model only %d", tok.VocabSize(), m.Config.VocabSize)
 	}
-	trainEx, err := readJSONL(rc.Data)
+	if err := os.MkdirAll(rc.OutputDir, 0o755); err != nil {
+		return nil, err
+	}
+	// Data is streamed: JSONL → token files in the output directory → rows
+	// read on demand, so memory does not grow with the dataset.
+	trainDS, valDS, err := streamData(rc, tok)
 	if err != nil {
 		return nil, err
 	}
-	var valEx []trainer.Example
-	if rc.ValData != "" {
-		if valEx, err = readJSONL(rc.ValData); err != nil {
-			return nil, err
-		}
-	} else {
-		trainEx, valEx = trainer.SplitExamples(trainEx, rc.ValFraction, rc.Train.Seed)
-	}
-	trainDS, err := trainer.BuildDataset(trainEx, tok)
-	if err != nil {
-		return nil, err
-	}
-	var valDS *trainer.Dataset
-	if len(valEx) > 0 {
-		if valDS, err = trainer.BuildDataset(valEx, tok); err != nil {
-			return nil, err
-		}
+	defer trainDS.Close()
+	if valDS != nil {
+		defer valDS.Close()
 	}
 	T := rc.Train.SeqLen
 	if T == 0 {
@@ -212,7 +204,7 @@ func runTraining(ctx context.Context, rc *RunConfig, threads int, progress func(
 	}
 	rc.Train.SeqLen = T
 	if valDS != nil && valDS.Rows(T) == 0 {
-		log.Warn("validation split is shorter than one row; validation disabled", "tokens", len(valDS.Tokens), "seq_len", T)
+		log.Warn("validation split is shorter than one row; validation disabled", "tokens", valDS.Len(), "seq_len", T)
 		valDS = nil
 	}
 	if valDS != nil && rc.Train.EvalEvery == 0 {
@@ -224,9 +216,6 @@ func runTraining(ctx context.Context, rc *RunConfig, threads int, progress func(
 			return nil, err
 		}
 		m.LoRA = lo
-	}
-	if err := os.MkdirAll(rc.OutputDir, 0o755); err != nil {
-		return nil, err
 	}
 	logFile, err := os.OpenFile(filepath.Join(rc.OutputDir, "trainer_log.jsonl"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
@@ -255,17 +244,60 @@ func runTraining(ctx context.Context, rc *RunConfig, threads int, progress func(
 	return res, nil
 }
 
-func readJSONL(path string) ([]trainer.Example, error) {
-	f, err := os.Open(path)
+// streamData tokenizes the JSONL data into train.tokens and val.tokens in
+// the output directory. Without val_data each example is held out with
+// probability val_fraction, decided by a generator seeded with the run seed.
+func streamData(rc *RunConfig, tok *tokenizer.Tokenizer) (train, val *trainer.Dataset, err error) {
+	tw, err := trainer.CreateDatasetFile(filepath.Join(rc.OutputDir, "train.tokens"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	defer f.Close()
-	ex, err := trainer.ReadExamples(f)
+	vw, err := trainer.CreateDatasetFile(filepath.Join(rc.OutputDir, "val.tokens"))
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, nil, err
 	}
-	return ex, nil
+	coin := rand.New(rand.NewPCG(rc.Train.Seed, 0xda7a))
+	nVal := 0
+	scan := func(path string, fn func(trainer.Example) error) error {
+		f, err := os.Open(path)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trainer.ScanExamples(f, fn); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	}
+	err = scan(rc.Data, func(ex trainer.Example) error {
+		if rc.ValData == "" && coin.Float64() < rc.ValFraction {
+			nVal++
+			return vw.AppendExample(ex, tok)
+		}
+		return tw.AppendExample(ex, tok)
+	})
+	if err == nil && rc.ValData != "" {
+		err = scan(rc.ValData, func(ex trainer.Example) error {
+			nVal++
+			return vw.AppendExample(ex, tok)
+		})
+	}
+	train, terr := tw.Finish()
+	val, verr := vw.Finish()
+	if err = errors.Join(err, terr, verr); err != nil {
+		if train != nil {
+			train.Close()
+		}
+		if val != nil {
+			val.Close()
+		}
+		return nil, nil, err
+	}
+	if nVal == 0 {
+		val.Close()
+		val = nil
+	}
+	return train, val, nil
 }
 
 // saveOutputs writes the adapter (PEFT) or full model, plus the tokenizer,
