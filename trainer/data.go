@@ -2,8 +2,8 @@ package trainer
 
 import (
 	"fmt"
-	"os"
 	"math/rand/v2"
+	"os"
 )
 
 // Dataset is a packed token stream: examples are concatenated (each ending
