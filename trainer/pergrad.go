@@ -48,7 +48,8 @@ func (m *Model) ExampleGradient(inputs, targets []int32, dst []float32) (float32
 	training := m.Training
 	m.Training = false
 	defer func() { m.Training = training }()
-	loss, err := m.Forward(inputs, targets, 1, len(inputs))
+	in, tg := m.padExample(inputs, targets)
+	loss, err := m.Forward(in, tg, 1, len(in))
 	if err != nil {
 		return 0, fmt.Errorf("example gradient: %w", err)
 	}
@@ -87,7 +88,8 @@ func (m *Model) AnswerLogLikGradient(prompt, answer []int32, dst []float32) (flo
 	training := m.Training
 	m.Training = false
 	defer func() { m.Training = training }()
-	loss, err := m.Forward(inputs, targets, 1, len(inputs))
+	in, tg := m.padExample(inputs, targets)
+	loss, err := m.Forward(in, tg, 1, len(in))
 	if err != nil {
 		return 0, fmt.Errorf("answer gradient: %w", err)
 	}
@@ -99,4 +101,29 @@ func (m *Model) AnswerLogLikGradient(prompt, answer []int32, dst []float32) (flo
 	}
 	copy(dst, m.LoRA.Grads)
 	return -float64(loss) * float64(n), nil
+}
+
+// exampleBucket is the length granularity of per-example passes: examples
+// are padded up to a multiple of it so that activation buffers are reused
+// across examples of different lengths instead of reallocated. Padding at
+// the end is exact: attention is causal and padded targets are masked.
+const exampleBucket = 64
+
+func (m *Model) padExample(inputs, targets []int32) ([]int32, []int32) {
+	n := len(inputs)
+	if n == 0 || n > m.Config.MaxSeqLen || len(targets) != n {
+		return inputs, targets // Forward reports the problem
+	}
+	p := min(m.Config.MaxSeqLen, (n+exampleBucket-1)/exampleBucket*exampleBucket)
+	if p == n {
+		return inputs, targets
+	}
+	in := make([]int32, p)
+	tg := make([]int32, p)
+	copy(in, inputs)
+	copy(tg, targets)
+	for i := n; i < p; i++ {
+		tg[i] = -1
+	}
+	return in, tg
 }
