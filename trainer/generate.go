@@ -122,12 +122,12 @@ func (m *Model) forwardCached(c *kvCache, tokens []int32) ([]float32, error) {
 		}
 		proj := b.proj[:n*C]
 		m.linearForward(l, targetAttnProj, proj, b.attnOut, w.attprojw, w.attprojb, n, C, C)
-		residualForward(b.x, b.x, proj)
+		residualForward(p, b.x, b.x, proj)
 		layernormForward(p, b.ln, b.mean, b.rstd, b.x, w.ln2w, w.ln2b, n, C)
 		m.linearForward(l, targetFC, b.fch, b.ln, w.fcw, w.fcb, n, C, 4*C)
 		geluForward(p, b.fchGelu, b.fch)
 		m.linearForward(l, targetMLPProj, proj, b.fchGelu, w.fcprojw, w.fcprojb, n, 4*C, C)
-		residualForward(b.x, b.x, proj)
+		residualForward(p, b.x, b.x, proj)
 	}
 	c.n += n
 	last := b.x[(n-1)*C : n*C]

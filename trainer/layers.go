@@ -72,31 +72,46 @@ func layernormForward(p *gemm.Pool, out, mean, rstd, inp, w, bias []float32, N, 
 }
 
 // layernormBackward: dinp (N,C) += ..., dw, db (C) += ... (nil when frozen).
-func layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd []float32, N, C int) {
-	for n := 0; n < N; n++ {
-		d := dout[n*C : n*C+C]
-		x := inp[n*C : n*C+C]
-		di := dinp[n*C : n*C+C]
-		m, s := mean[n], rstd[n]
-		var dnormMean, dnormNormMean float32
-		for i, v := range d {
-			norm := (x[i] - m) * s
-			dn := w[i] * v
-			dnormMean += dn
-			dnormNormMean += dn * norm
-		}
-		dnormMean /= float32(C)
-		dnormNormMean /= float32(C)
-		for i, v := range d {
-			norm := (x[i] - m) * s
-			if dw != nil {
-				db[i] += v
-				dw[i] += norm * v
+// Rows are split across workers for dinp, channels for dw and db, so no
+// reduction between workers is needed and the result is deterministic.
+func layernormBackward(p *gemm.Pool, dinp, dw, db, dout, inp, w, mean, rstd []float32, N, C int) {
+	p.For(N, func(_ *gemm.Workspace, lo, hi int) {
+		for n := lo; n < hi; n++ {
+			d := dout[n*C : n*C+C]
+			x := inp[n*C : n*C+C]
+			di := dinp[n*C : n*C+C]
+			m, s := mean[n], rstd[n]
+			var dnormMean, dnormNormMean float32
+			for i, v := range d {
+				norm := (x[i] - m) * s
+				dn := w[i] * v
+				dnormMean += dn
+				dnormNormMean += dn * norm
 			}
-			dn := w[i] * v
-			di[i] += (dn - dnormMean - norm*dnormNormMean) * s
+			dnormMean /= float32(C)
+			dnormNormMean /= float32(C)
+			for i, v := range d {
+				norm := (x[i] - m) * s
+				dn := w[i] * v
+				di[i] += (dn - dnormMean - norm*dnormNormMean) * s
+			}
 		}
+	})
+	if dw == nil {
+		return
 	}
+	p.For(C, func(_ *gemm.Workspace, lo, hi int) {
+		dwr, dbr := dw[lo:hi], db[lo:hi]
+		for n := 0; n < N; n++ {
+			d := dout[n*C+lo : n*C+hi]
+			x := inp[n*C+lo : n*C+hi]
+			m, s := mean[n], rstd[n]
+			for i, v := range d {
+				dbr[i] += v
+				dwr[i] += (x[i] - m) * s * v
+			}
+		}
+	})
 }
 
 // matmulForward: out (N,OC) = inp (N,C) · wᵀ + bias, w (OC,C), bias (OC) or nil.
@@ -121,12 +136,14 @@ func matmulBackward(p *gemm.Pool, dinp, dw, dbias, dout, inp, w []float32, N, C,
 		p.Sgemm(true, false, OC, C, N, dout, OC, inp, C, 1, dw, C)
 	}
 	if dbias != nil {
-		for n := 0; n < N; n++ {
-			d := dout[n*OC : n*OC+OC]
-			for i, v := range d {
-				dbias[i] += v
+		p.For(OC, func(_ *gemm.Workspace, lo, hi int) {
+			db := dbias[lo:hi]
+			for n := 0; n < N; n++ {
+				for i, v := range dout[n*OC+lo : n*OC+hi] {
+					db[i] += v
+				}
 			}
-		}
+		})
 	}
 }
 
@@ -240,10 +257,13 @@ func geluBackward(p *gemm.Pool, dinp, inp, dout []float32) {
 }
 
 // residualForward: out = a + b.
-func residualForward(out, a, b []float32) {
-	for i := range out {
-		out[i] = a[i] + b[i]
-	}
+func residualForward(p *gemm.Pool, out, a, b []float32) {
+	p.For(len(out), func(_ *gemm.Workspace, lo, hi int) {
+		o, x, y := out[lo:hi], a[lo:hi], b[lo:hi]
+		for i := range o {
+			o[i] = x[i] + y[i]
+		}
+	})
 }
 
 // softmaxCrossEntropy turns logits (N,V) into probabilities in place and

@@ -57,7 +57,7 @@ func TestLayerGradients(t *testing.T) {
 		loss := func() float64 { layernormForward(p, out, mean, rstd, inp, w, b, N, C); return dot64(out, dout) }
 		loss()
 		dinp, dw, db := make([]float32, N*C), make([]float32, C), make([]float32, C)
-		layernormBackward(dinp, dw, db, dout, inp, w, mean, rstd, N, C)
+		layernormBackward(p, dinp, dw, db, dout, inp, w, mean, rstd, N, C)
 		checkGrad(t, "dinp", inp, dinp, loss)
 		checkGrad(t, "dw", w, dw, loss)
 		checkGrad(t, "db", b, db, loss)

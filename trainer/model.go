@@ -333,12 +333,12 @@ func (m *Model) Forward(inputs, targets []int32, B, T int) (float32, error) {
 		m.linearForward(l, targetQKV, qkv, ln1, w.qkvw, w.qkvb, N, C, 3*C)
 		attentionForward(p, atty, att, qkv, B, T, C, NH)
 		m.linearForward(l, targetAttnProj, proj, atty, w.attprojw, w.attprojb, N, C, C)
-		residualForward(res2, residual, proj)
+		residualForward(p, res2, residual, proj)
 		layernormForward(p, ln2, a.ln2Mean[l*N:(l+1)*N], a.ln2Rs[l*N:(l+1)*N], res2, w.ln2w, w.ln2b, N, C)
 		m.linearForward(l, targetFC, fch, ln2, w.fcw, w.fcb, N, C, 4*C)
 		geluForward(p, fchGelu, fch)
 		m.linearForward(l, targetMLPProj, proj, fchGelu, w.fcprojw, w.fcprojb, N, 4*C, C)
-		residualForward(res3, res2, proj)
+		residualForward(p, res3, res2, proj)
 	}
 	last := a.residual3[(L-1)*N*C : L*N*C]
 	layernormForward(p, a.lnf, a.lnfMean, a.lnfRs, last, m.w.lnfw, m.w.lnfb, N, C)
@@ -403,8 +403,10 @@ func (m *Model) ZeroGrad() {
 	if m.Grads == nil {
 		m.Grads = make([]float32, len(m.Params))
 		m.g = viewWeights(m.Config, m.Grads)
+		return
 	}
-	clear(m.Grads)
+	g := m.Grads
+	m.pool.For(len(g), func(_ *gemm.Workspace, lo, hi int) { clear(g[lo:hi]) })
 }
 
 // Backward accumulates scale·∇(mean loss) of the last Forward into the
@@ -443,7 +445,7 @@ func (m *Model) Backward(scale float32) error {
 	matmulBackward(p, a.dC, gw.wte, nil, a.logits, a.lnf, m.w.wte, N, C, V)
 	clear(a.dres)
 	last := a.residual3[(L-1)*N*C : L*N*C]
-	layernormBackward(a.dres, gw.lnfw, gw.lnfb, a.dC, last, m.w.lnfw, a.lnfMean, a.lnfRs, N, C)
+	layernormBackward(p, a.dres, gw.lnfw, gw.lnfb, a.dC, last, m.w.lnfw, a.lnfMean, a.lnfRs, N, C)
 
 	for l := L - 1; l >= 0; l-- {
 		w := &m.w.layers[l]
@@ -470,7 +472,7 @@ func (m *Model) Backward(scale float32) error {
 		geluBackward(p, a.dfch, fch, a.dfchGelu)
 		clear(a.dC)
 		m.linearBackward(l, targetFC, a.dC, a.dfch, ln2, w.fcw, g.fcw, g.fcb, N, C, 4*C)
-		layernormBackward(a.dres, g.ln2w, g.ln2b, a.dC, res2, w.ln2w, a.ln2Mean[l*N:(l+1)*N], a.ln2Rs[l*N:(l+1)*N], N, C)
+		layernormBackward(p, a.dres, g.ln2w, g.ln2b, a.dC, res2, w.ln2w, a.ln2Mean[l*N:(l+1)*N], a.ln2Rs[l*N:(l+1)*N], N, C)
 		// a.dres = d residual2[l]; it flows into the attention branch.
 		clear(a.dC)
 		m.linearBackward(l, targetAttnProj, a.dC, a.dres, atty, w.attprojw, g.attprojw, g.attprojb, N, C, C)
@@ -483,7 +485,7 @@ func (m *Model) Backward(scale float32) error {
 		}
 		clear(a.dC)
 		m.linearBackward(l, targetQKV, a.dC, a.dqkv, ln1, w.qkvw, g.qkvw, g.qkvb, N, C, 3*C)
-		layernormBackward(a.dres, g.ln1w, g.ln1b, a.dC, residual, w.ln1w, a.ln1Mean[l*N:(l+1)*N], a.ln1Rs[l*N:(l+1)*N], N, C)
+		layernormBackward(p, a.dres, g.ln1w, g.ln1b, a.dC, residual, w.ln1w, a.ln1Mean[l*N:(l+1)*N], a.ln1Rs[l*N:(l+1)*N], N, C)
 	}
 	if full {
 		encoderBackward(m.g.wte, m.g.wpe, a.dres, a.inputs, B, T, C)
