@@ -52,6 +52,9 @@ type BenchResult struct {
 	GemmPeakGFLOPS float64 `json:"gemm_peak_gflops"`
 	PeakRSSMB      float64 `json:"peak_rss_mb"`
 	AllocsPerStep  float64 `json:"allocs_per_step"`
+	// AllocBytesPerStep is the heap bytes allocated per step (closures
+	// handed to the worker pool; buffers are allocated once).
+	AllocBytesPerStep float64 `json:"alloc_bytes_per_step"`
 	// CPUMsPerStep is the process CPU time per measured step (all threads).
 	// On a machine shared with other work, wall-clock figures suffer;
 	// CPU time does not, and IdleTokensPerSec = B·T·threads / CPU time
@@ -172,8 +175,9 @@ func Bench(ctx context.Context, preset Preset, mode string, warmup, steps, threa
 		TokensPerSec: float64(B*T) / dt, MsPerStep: dt * 1000,
 		AchievedGFLOPS: StepFLOPs(preset.Config, B, T, mode == "lora") / dt / 1e9,
 		GemmPeakGFLOPS: peak, PeakRSSMB: peakRSSMB(),
-		AllocsPerStep: float64(ms1.Mallocs-ms0.Mallocs) / float64(steps),
-		Kernel:        pool.Kernel(), Threads: pool.Threads(),
+		AllocsPerStep:     float64(ms1.Mallocs-ms0.Mallocs) / float64(steps),
+		AllocBytesPerStep: float64(ms1.TotalAlloc-ms0.TotalAlloc) / float64(steps),
+		Kernel:            pool.Kernel(), Threads: pool.Threads(),
 		CPUMsPerStep: cpuStep * 1000, IdleTokensPerSec: idleRate(B*T, pool.Threads(), cpuStep),
 		LoadAvg: loadAvg(),
 	}, nil
