@@ -63,7 +63,7 @@ func (p *parser) jsonl(br *bufio.Reader) error {
 			continue
 		}
 		clear(fields)
-		if reason := p.checkMembers(members, fields); reason != "" {
+		if reason := checkMembers(members, fields, p.schema); reason != "" {
 			p.reject(n, fmt.Sprintf("Line %d: %s", n, reason))
 			continue
 		}
@@ -80,10 +80,10 @@ func (p *parser) jsonl(br *bufio.Reader) error {
 
 // checkMembers turns an object's members into fields, or explains what is
 // wrong: a repeated or unknown field, or a value that is not a string.
-func (p *parser) checkMembers(members []jsonField, fields map[string]string) string {
+func checkMembers(members []jsonField, fields map[string]string, schema Schema) string {
 	var unknown []string
 	for _, m := range members {
-		if !schemaHas(p.schema, m.key) {
+		if !schemaHas(schema, m.key) {
 			unknown = append(unknown, m.key)
 			continue
 		}
@@ -101,7 +101,7 @@ func (p *parser) checkMembers(members []jsonField, fields map[string]string) str
 		}
 	}
 	if len(unknown) > 0 {
-		return unknownFieldsProblem(unknown, p.schema).Reason
+		return unknownFieldsProblem(unknown, schema).Reason
 	}
 	return ""
 }

@@ -73,6 +73,8 @@ type normalizer struct {
 	// line is the current line, not yet written.
 	line []byte
 	tmp  []byte
+	// carry holds the start of a character cut off at the end of a piece.
+	carry []byte
 	// lineNo counts source lines ended so far; starts records where each
 	// non-blank source line begins in out, for the line numbers of parts.
 	lineNo int
@@ -91,6 +93,10 @@ type lineStart struct {
 // feed adds text. Lines are written to out when their end is seen; call
 // flush at the end.
 func (n *normalizer) feed(s string) {
+	if len(n.carry) > 0 {
+		s = string(n.carry) + s
+		n.carry = n.carry[:0]
+	}
 	for len(s) > 0 {
 		c := s[0]
 		if c < utf8.RuneSelf {
@@ -113,6 +119,10 @@ func (n *normalizer) feed(s string) {
 			continue
 		}
 		n.cr = false
+		if !utf8.FullRuneInString(s) {
+			n.carry = append(n.carry, s...)
+			return
+		}
 		r, size := utf8.DecodeRuneInString(s)
 		s = s[size:]
 		switch r {
@@ -129,6 +139,10 @@ func (n *normalizer) feed(s string) {
 
 // flush ends the last line.
 func (n *normalizer) flush() {
+	if len(n.carry) > 0 {
+		n.line = utf8.AppendRune(n.line, utf8.RuneError)
+		n.carry = n.carry[:0]
+	}
 	if len(n.line) > 0 {
 		n.endLine()
 	}

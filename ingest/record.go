@@ -180,3 +180,21 @@ func truncate(s string, n int) string {
 	r := []rune(s)
 	return string(r[:n]) + "…"
 }
+
+// ParseRecordJSON builds a record from one JSON object whose members are
+// the schema's fields (strings; null means absent), as written in a form or
+// sent to the API. Errors are *ProblemError.
+func ParseRecordJSON(raw []byte, schema Schema, lim Limits) (Record, error) {
+	if !utf8.Valid(raw) {
+		return Record{}, problemf("The record is not valid UTF-8 text.")
+	}
+	members, jerr := parseJSONObject(raw, nil)
+	if jerr != nil {
+		return Record{}, problemf("Malformed JSON at byte %d: %s.", jerr.off+1, jerr.msg)
+	}
+	fields := make(map[string]string, len(members))
+	if reason := checkMembers(members, fields, schema); reason != "" {
+		return Record{}, problemf("%s", strings.ToUpper(reason[:1])+reason[1:])
+	}
+	return BuildRecord(fields, schema, lim)
+}
