@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"testing"
 )
@@ -189,5 +190,51 @@ func TestCosineSchedule(t *testing.T) {
 	g := []float32{3, 4}
 	if n := clipGradNorm(nil, g, 1); n != 5 || math.Abs(float64(g[0])-0.6) > 1e-5 {
 		t.Errorf("clip: norm %v grads %v", n, g)
+	}
+}
+
+// TestResumeAfterKill simulates a process killed after step 7: the only
+// state left is the periodic checkpoint of step 5, and resuming from it
+// must reproduce steps 6..12 of the uninterrupted run exactly.
+func TestResumeAfterKill(t *testing.T) {
+	cfg := Config{MaxSeqLen: 16, VocabSize: 24, NumLayers: 1, NumHeads: 2, Channels: 16}
+	data := markovData(3, 24, 1500)
+	dir := t.TempDir()
+	tc := TrainConfig{Steps: 12, BatchSize: 2, SeqLen: 16, LR: 3e-3, Warmup: 2, Seed: 4, GradClip: 1,
+		CheckpointPath: filepath.Join(dir, "run.ckpt"), CheckpointEvery: 5}
+	newModel := func() *Model {
+		m := newTestModel(t, cfg, 6)
+		m.InitRandom(6)
+		lo, _ := NewLoRA(cfg, LoRAConfig{Rank: 2, Alpha: 4, Dropout: 0.2, Targets: []string{"c_attn", "mlp.c_proj"}}, 2)
+		m.LoRA = lo
+		return m
+	}
+	saved := filepath.Join(dir, "at-step-5.ckpt")
+	full, err := Train(context.Background(), newModel(), data, nil, tc, func(ev Event) {
+		if ev.Step == 6 { // the step-5 checkpoint is on disk; keep a copy as the "killed" state
+			b, err := os.ReadFile(tc.CheckpointPath)
+			if err != nil {
+				t.Error(err)
+			}
+			os.WriteFile(saved, b, 0o644)
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(saved, tc.CheckpointPath); err != nil {
+		t.Fatal(err)
+	}
+	resumed, err := Train(context.Background(), newModel(), data, nil, tc, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resumed.Losses) != 7 {
+		t.Fatalf("resumed run made %d steps, want 7", len(resumed.Losses))
+	}
+	for i, l := range resumed.Losses {
+		if l != full.Losses[5+i] {
+			t.Fatalf("step %d: resumed %v, uninterrupted %v", 6+i, l, full.Losses[5+i])
+		}
 	}
 }
