@@ -62,6 +62,9 @@ func ParseQueues(s string) ([]string, error) {
 type Deps struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Rewards, when set, runs the chain work: the transaction journal sweep,
+	// reward epochs and claim reconciliation.
+	Rewards *Rewards
 }
 
 // Config chooses what a client does.
@@ -72,6 +75,8 @@ type Config struct {
 	Workers int
 	// CleanupEvery is the period of the expired-session cleanup; 0 means 10 minutes.
 	CleanupEvery time.Duration
+	// EpochEvery is the period of reward epochs; 0 means 24 hours.
+	EpochEvery time.Duration
 }
 
 // NewClient builds the River client. With queues it works them and runs the
@@ -80,6 +85,11 @@ type Config struct {
 func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx], error) {
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &CleanupWorker{store: deps.Store, log: deps.Logger})
+	if deps.Rewards != nil {
+		river.AddWorker(workers, &ChainSweepWorker{sender: deps.Rewards.Sender})
+		river.AddWorker(workers, &EpochCloseWorker{rewards: deps.Rewards})
+		river.AddWorker(workers, &ClaimSyncWorker{rewards: deps.Rewards})
+	}
 
 	rc := &river.Config{
 		Logger:  deps.Logger.With("component", "river"),
@@ -106,6 +116,9 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 			river.NewPeriodicJob(river.PeriodicInterval(every), func() (river.JobArgs, *river.InsertOpts) {
 				return CleanupArgs{}, nil
 			}, &river.PeriodicJobOpts{RunOnStart: true, ID: "cleanup"}),
+		}
+		if deps.Rewards != nil {
+			rc.PeriodicJobs = append(rc.PeriodicJobs, rewardPeriodicJobs(cfg.EpochEvery)...)
 		}
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
