@@ -221,13 +221,39 @@ func (lo *LoRA) SaveAdapter(dir, baseModel string) error {
 		return fmt.Errorf("save adapter: %w", err)
 	}
 	pc := peftConfig{BaseModel: baseModel, PeftType: "LORA", TaskType: "CAUSAL_LM", R: r,
-		LoraAlpha: lo.Config.Alpha, LoraDropout: lo.Config.Dropout, TargetModules: lo.Config.Targets,
+		LoraAlpha: lo.Config.Alpha, LoraDropout: lo.Config.Dropout, TargetModules: peftTargetNames(lo.Config.Targets),
 		FanInFanOut: true, Bias: "none", InferenceMode: true, InitLoraWeights: true}
 	b, _ := json.MarshalIndent(pc, "", "  ")
 	if err := os.WriteFile(filepath.Join(dir, AdapterConfigFile), append(b, '\n'), 0o644); err != nil {
 		return fmt.Errorf("save adapter: %w", err)
 	}
 	return nil
+}
+
+// peftTargetNames writes targets the way PEFT users do for GPT-2 ("c_attn",
+// "c_fc", "c_proj"), keeping the qualified name only where "c_proj" would
+// also match the projection that has no adapter.
+func peftTargetNames(targets []string) []string {
+	has := map[string]bool{}
+	for _, t := range targets {
+		has[t] = true
+	}
+	var out []string
+	if has[TargetAttn] {
+		out = append(out, "c_attn")
+	}
+	if has[TargetFC] {
+		out = append(out, "c_fc")
+	}
+	switch {
+	case has[TargetAttnProj] && has[TargetMLPProj]:
+		out = append(out, "c_proj")
+	case has[TargetAttnProj]:
+		out = append(out, TargetAttnProj)
+	case has[TargetMLPProj]:
+		out = append(out, TargetMLPProj)
+	}
+	return out
 }
 
 var peftKey = regexp.MustCompile(`^base_model\.model\.(?:transformer\.)?h\.(\d+)\.((?:attn|mlp)\.c_(?:attn|proj|fc))\.lora_([AB])(?:\.default)?\.weight$`)

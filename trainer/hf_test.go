@@ -178,6 +178,9 @@ func TestPEFTAdapterRoundTrip(t *testing.T) {
 	var cfg map[string]any
 	raw, _ := os.ReadFile(filepath.Join(d1, AdapterConfigFile))
 	json.Unmarshal(raw, &cfg)
+	if tm := cfg["target_modules"].([]any); len(tm) != 2 || tm[0] != "c_attn" || tm[1] != "c_proj" {
+		t.Fatalf("target_modules %v", tm)
+	}
 	if cfg["peft_type"] != "LORA" || cfg["fan_in_fan_out"] != true || cfg["r"].(float64) != 2 || cfg["lora_alpha"].(float64) != 8 {
 		t.Fatalf("adapter_config %s", raw)
 	}
