@@ -419,6 +419,9 @@ func (p *parser) docx(br *bufio.Reader) error {
 		return errStop
 	case werr != nil:
 		return werr
+	case errors.Is(derr, zip.ErrFormat):
+		p.fatal(0, "The DOCX archive is damaged: its text is larger than its header declares (a forged header, as in a zip bomb).")
+		return errStop
 	case derr != nil:
 		p.fatal(0, fmt.Sprintf("The DOCX file's text is malformed: %v.", derr))
 		return errStop
@@ -469,7 +472,7 @@ func extractDOCX(r io.Reader, w *extractedWriter) (derr, werr error) {
 	dec := xml.NewDecoder(r)
 	inText := false
 	for {
-		tok, err := dec.RawToken()
+		tok, err := dec.Token()
 		if err == io.EOF {
 			return nil, nil
 		}

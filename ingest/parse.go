@@ -325,8 +325,9 @@ func formatName(f string) string {
 
 // sniffed is what the first bytes of a file look like.
 type sniffed struct {
-	kind string // empty, pdf, zip, binary, utf16le, utf16be, utf8bom, text
+	kind string // empty, pdf, zip, binary, notutf8, utf16le, utf16be, utf8bom, text
 	what string // for binary: "a PNG image", ...
+	line int    // for notutf8: the first line that is not UTF-8
 }
 
 var magics = []struct{ prefix, what string }{
@@ -380,7 +381,15 @@ func sniff(head []byte) sniffed {
 		}
 	}
 	if !utf8.Valid(check) {
-		return sniffed{kind: "binary", what: "text that is not UTF-8 (save it as UTF-8)"}
+		bad := 0
+		for bad < len(check) {
+			r, size := utf8.DecodeRune(check[bad:])
+			if r == utf8.RuneError && size == 1 {
+				break
+			}
+			bad += size
+		}
+		return sniffed{kind: "notutf8", line: 1 + bytes.Count(check[:bad], []byte("\n"))}
 	}
 	if len(bytes.TrimSpace(bytes.TrimPrefix(head, []byte("\xef\xbb\xbf")))) == 0 && len(head) < 4096 {
 		return sniffed{kind: "empty"}
@@ -408,12 +417,17 @@ func contentName(s sniffed) string {
 		return "a zip archive"
 	case "binary":
 		return s.what
+	case "notutf8":
+		return "text that is not UTF-8"
 	}
 	return "text"
 }
 
 // chooseFormat picks the format, or explains why the file is refused.
 func chooseFormat(ext string, s sniffed, head []byte, schema Schema) (string, string) {
+	if s.kind == "notutf8" && extFormats[ext] != FormatPDF && extFormats[ext] != FormatDOCX {
+		return "", fmt.Sprintf("Line %d is not valid UTF-8 text; save the file as UTF-8 and upload it again.", s.line)
+	}
 	if s.kind == "binary" && (ext == "" || extFormats[ext] != FormatPDF && extFormats[ext] != FormatDOCX) {
 		return "", fmt.Sprintf("The file looks like %s, not a JSON Lines, CSV, TXT, Markdown, PDF or DOCX file.", s.what)
 	}
