@@ -1830,7 +1830,7 @@ func datanetVersions(d Datanet) templ.Component {
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
-				if shares, more := topShares(v.Shares, 3); len(shares) > 0 {
+				if shares, more := topShares(v.Shares, 2); len(shares) > 0 {
 					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 160, "<span class=\"shares\">")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err

@@ -326,7 +326,7 @@ func TestDatanetPageTabs(t *testing.T) {
 	d.Tab = "versions"
 	ver := render(t, DatanetPage(page(plainUser, d.Name, "datanets"), d))
 	mustContain(t, "versions tab", ver, "v4", "v1", "47,002", "7,612,003", `title="`+rootH+`"`, "anchored",
-		`href="/datanets/maritime-law-qa/versions/4/export"`, `href="/datanets/maritime-law-qa/versions/1/export?fmt=jsonl"`, "+1 more", "43.6%")
+		`href="/datanets/maritime-law-qa/versions/4/export"`, `href="/datanets/maritime-law-qa/versions/1/export?fmt=jsonl"`, "+2 more", "43.6%")
 
 	d.Tab = "contributions"
 	con := render(t, DatanetPage(page(plainUser, d.Name, "datanets"), d))
