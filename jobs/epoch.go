@@ -152,6 +152,9 @@ func (t *treeLeaves) Leaf() (string, *big.Int, []byte, error) {
 	if err != nil {
 		return "", nil, nil, err
 	}
+	if t.buf == nil {
+		t.buf = make([]byte, 0, 32*24) // never nil: a one-leaf tree has an empty, not a NULL, proof
+	}
 	t.buf = t.buf[:0]
 	for _, h := range proof {
 		t.buf = append(t.buf, h[:]...)
