@@ -17,7 +17,8 @@ type Problem struct {
 	Status  int
 	Code    string
 	Message string
-	Err     error // cause, for logs only
+	Fields  map[string]string // per-field messages for invalid input
+	Err     error             // cause, for logs only
 }
 
 func (p *Problem) Error() string {
@@ -53,7 +54,19 @@ func toProblem(err error) *Problem {
 		}
 		return &Problem{Status: status, Code: se.Code, Message: se.Message, Err: se.Err}
 	}
+	var ve *store.ValidationError
+	if errors.As(err, &ve) {
+		msg := "Some fields need attention."
+		if len(ve.Fields) == 1 {
+			for _, m := range ve.Fields {
+				msg = m
+			}
+		}
+		return &Problem{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: msg, Fields: ve.Fields}
+	}
 	switch {
+	case errors.Is(err, store.ErrForbidden):
+		return &Problem{Status: http.StatusForbidden, Code: "forbidden", Message: "You don't have permission to do that here.", Err: err}
 	case errors.Is(err, store.ErrNotFound):
 		return &Problem{Status: http.StatusNotFound, Code: "not_found", Message: "We could not find that. It may have been removed, or the link is wrong.", Err: err}
 	case errors.Is(err, store.ErrConflict):
@@ -76,7 +89,11 @@ func (h *Handlers) Fail(w http.ResponseWriter, r *http.Request, err error) {
 		h.Log.InfoContext(r.Context(), "request refused", "code", p.Code, "err", p.Err, "path", r.URL.Path)
 	}
 	if isAPI(r) {
-		writeJSON(w, p.Status, map[string]any{"error": map[string]string{"code": p.Code, "message": p.Message}})
+		e := map[string]any{"code": p.Code, "message": p.Message}
+		if len(p.Fields) > 0 {
+			e["fields"] = p.Fields
+		}
+		writeJSON(w, p.Status, map[string]any{"error": e})
 		return
 	}
 	page := h.page(w, r, statusTitle(p.Status), "")

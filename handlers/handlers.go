@@ -15,8 +15,10 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
+	"github.com/jackc/pgx/v5"
 	"github.com/go-chi/chi/v5/middleware"
 
+	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/siwe"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
@@ -42,6 +44,12 @@ type Deps struct {
 	SessionTTL time.Duration
 	// Ready are the readiness checks behind /readyz, in display order.
 	Ready []ReadyCheck
+	// Blobs stores uploads and artefacts.
+	Blobs blob.Store
+	// EnqueueIngest inserts a contribution's ingest job inside tx.
+	EnqueueIngest func(ctx context.Context, tx pgx.Tx, contributionID int64) error
+	// MaxUploadBytes caps a contribution file.
+	MaxUploadBytes int64
 }
 
 // ReadyCheck is one component of /readyz.
@@ -61,6 +69,9 @@ func New(d Deps) (*Handlers, error) {
 	v, err := siwe.NewVerifier(d.PublicURL.String(), d.Chain.ChainID, d.Wallets)
 	if err != nil {
 		return nil, err
+	}
+	if d.MaxUploadBytes == 0 {
+		d.MaxUploadBytes = 25 << 20
 	}
 	if d.SessionTTL == 0 {
 		d.SessionTTL = 7 * 24 * time.Hour

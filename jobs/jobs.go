@@ -16,6 +16,8 @@ import (
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
+	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/store"
 )
 
@@ -62,6 +64,10 @@ func ParseQueues(s string) ([]string, error) {
 type Deps struct {
 	Store  *store.Store
 	Logger *slog.Logger
+	// Blobs holds uploads; ingest reads them.
+	Blobs blob.Store
+	// IngestLimits bound what one contribution may contain.
+	IngestLimits ingest.Limits
 	// Rewards, when set, runs the chain work: the transaction journal sweep,
 	// reward epochs and claim reconciliation.
 	Rewards *Rewards
@@ -90,6 +96,10 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		river.AddWorker(workers, &EpochCloseWorker{rewards: deps.Rewards})
 		river.AddWorker(workers, &ClaimSyncWorker{rewards: deps.Rewards})
 	}
+	if deps.IngestLimits == (ingest.Limits{}) {
+		deps.IngestLimits = ingest.DefaultLimits()
+	}
+	river.AddWorker(workers, &IngestWorker{store: deps.Store, blobs: deps.Blobs, limits: deps.IngestLimits, log: deps.Logger})
 
 	rc := &river.Config{
 		Logger:  deps.Logger.With("component", "river"),

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -61,7 +62,7 @@ func NewRouter(o Options) http.Handler {
 	})
 
 	r.Group(func(r chi.Router) {
-		r.Use(limitBody(MaxBodyBytes), crossOriginProtection(h), h.Authenticate)
+		r.Use(limitBody(MaxBodyBytes, h.MaxUploadBytes+MaxBodyBytes), crossOriginProtection(h), h.Authenticate)
 
 		r.Get("/", h.Home)
 		r.Get("/auth/nonce", h.Nonce)
@@ -74,13 +75,46 @@ func NewRouter(o Options) http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(h.RequireRole(store.RoleUser))
-			for _, area := range []string{"datanets", "models", "finetunes", "playground", "labeling", "rewards"} {
+			for _, area := range []string{"models", "finetunes", "playground", "labeling", "rewards"} {
 				r.Get("/"+area, h.Area(area))
 			}
 			r.Get("/settings/tokens", h.Tokens)
 			r.Post("/settings/tokens", h.CreateToken)
 			r.Post("/settings/tokens/{id}/revoke", h.RevokeToken)
 			r.Get("/api/v1/me", h.Me)
+
+			// Datanets: pages.
+			r.Get("/datanets", h.Datanets)
+			r.Get("/datanets/new", h.NewDatanet)
+			r.Post("/datanets", h.CreateDatanet)
+			r.Get("/datanets/{slug}", h.ShowDatanet)
+			r.Get("/datanets/{slug}/edit", h.EditDatanet)
+			r.Post("/datanets/{slug}", h.UpdateDatanet)
+			r.Post("/datanets/{slug}/publish", h.PublishDatanet)
+			r.Get("/datanets/{slug}/contribute", h.Contribute)
+			r.Post("/datanets/{slug}/contributions", h.CreateContribution)
+			r.Post("/datanets/{slug}/versions", h.PublishVersion)
+			r.Get("/datanets/{slug}/versions/{v}/export", h.ExportVersion)
+			r.Post("/datanets/{slug}/access-requests", h.RequestAccess)
+			r.Post("/access-requests/{id}/decision", h.DecideAccess)
+			r.Get("/contributions/{id}", h.ShowContribution)
+			r.Get("/contributions/{id}/events", h.ContributionEvents)
+			r.Post("/contributions/{id}/review", h.ReviewContribution)
+
+			// Datanets: API (same handlers where the shapes agree).
+			r.Post("/api/v1/datanets", h.APICreateDatanet)
+			r.Get("/api/v1/datanets", h.APIListDatanets)
+			r.Get("/api/v1/datanets/{slug}", h.APIGetDatanet)
+			r.Post("/api/v1/datanets/{slug}/publish", h.APIPublishDatanet)
+			r.Post("/api/v1/datanets/{slug}/contributions", h.CreateContribution)
+			r.Get("/api/v1/contributions/{id}", h.APIGetContribution)
+			r.Post("/api/v1/contributions/{id}/review", h.ReviewContribution)
+			r.Post("/api/v1/datanets/{slug}/versions", h.PublishVersion)
+			r.Get("/api/v1/datanets/{slug}/versions", h.APIVersions)
+			r.Get("/api/v1/datanets/{slug}/versions/{v}/export", h.ExportVersion)
+			r.Get("/api/v1/datanets/{slug}/versions/{v}/proof/{hash}", h.APIProof)
+			r.Post("/api/v1/datanets/{slug}/access-requests", h.RequestAccess)
+			r.Post("/api/v1/access-requests/{id}/decision", h.DecideAccess)
 		})
 
 		r.Route("/admin", func(r chi.Router) {
@@ -161,10 +195,16 @@ func riverUIHeaders(next http.Handler) http.Handler {
 	})
 }
 
-func limitBody(n int64) func(http.Handler) http.Handler {
+// limitBody caps request bodies: n for ordinary requests, upload for
+// contribution uploads (POST …/contributions).
+func limitBody(n, upload int64) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			r.Body = http.MaxBytesReader(w, r.Body, n)
+			limit := n
+			if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/contributions") {
+				limit = upload
+			}
+			r.Body = http.MaxBytesReader(w, r.Body, limit)
 			next.ServeHTTP(w, r)
 		})
 	}

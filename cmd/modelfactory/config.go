@@ -13,6 +13,7 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 
 	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/jobs"
 )
 
@@ -33,6 +34,15 @@ type Config struct {
 	LogLevel    string // MF_LOG_LEVEL
 	Queues      []string
 	Workers     int
+	// MaxUploadBytes caps one contribution file (MF_MAX_UPLOAD_MB).
+	MaxUploadBytes int64
+}
+
+// ingestLimits are the ingest defaults with the configured file size.
+func (c *Config) ingestLimits() ingest.Limits {
+	l := ingest.DefaultLimits()
+	l.MaxFileBytes = c.MaxUploadBytes
+	return l
 }
 
 // setting is one configuration entry: its environment variable, flag name,
@@ -46,6 +56,7 @@ type rawConfig struct {
 	addr, publicURL, dataDir, admins, dev, databaseURL                    string
 	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
+	maxUploadMB                                                           string
 }
 
 func (rc *rawConfig) settings() []setting {
@@ -69,6 +80,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &rc.logLevel},
 		{"MF_QUEUES", "queues", strings.Join(jobs.DefaultQueues, ","), "River queues this process works", &rc.queues},
 		{"MF_WORKERS", "workers", "4", "concurrent jobs per queue (training queues run one at a time)", &rc.workers},
+		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
 	}
 }
 
@@ -182,6 +194,11 @@ func (rc *rawConfig) validate() (*Config, error) {
 	}
 	if c.Workers, err = strconv.Atoi(rc.workers); err != nil || c.Workers < 1 || c.Workers > 256 {
 		bad("MF_WORKERS %q must be an integer from 1 to 256", rc.workers)
+	}
+	if mb, err := strconv.Atoi(rc.maxUploadMB); err != nil || mb < 1 || mb > 10240 {
+		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
+	} else {
+		c.MaxUploadBytes = int64(mb) << 20
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

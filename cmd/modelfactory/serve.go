@@ -201,7 +201,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
+	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
 	if err != nil {
 		return err
 	}
@@ -230,6 +230,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	}
 	deps := handlers.Deps{
 		Store: st, Log: log, PublicURL: cfg.PublicURL, Chain: chainInfo, Wallets: eth, Admins: admins, Dev: cfg.Dev,
+		Blobs: blobs, MaxUploadBytes: cfg.MaxUploadBytes,
+		EnqueueIngest: func(ctx context.Context, tx pgx.Tx, id int64) error {
+			return jobs.InsertIngest(ctx, riverClient, tx, id)
+		},
 		Ready: []handlers.ReadyCheck{
 			{Name: "database", Check: st.Ping},
 			{Name: "queue", Check: func(ctx context.Context) error { _, err := st.JobCounts(ctx); return err }},
@@ -299,7 +303,11 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	st := store.New(pool)
-	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
+	blobs, _, err := openBlobs(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
 	if err != nil {
 		return err
 	}
