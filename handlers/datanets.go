@@ -347,7 +347,8 @@ func (h *Handlers) Contribute(w http.ResponseWriter, r *http.Request) {
 	}
 	p := h.page(w, r, "Contribute to "+d.Name, "datanets")
 	p.Breadcrumbs = []views.Crumb{{Label: "Datanets", Href: "/datanets"}, {Label: d.Name, Href: "/datanets/" + d.Slug}, {Label: "Contribute"}}
-	h.render(w, r, http.StatusOK, views.ContributePage(p, views.UploadPage{Datanet: summaryOf(d), Labels: d.Labels, MaxUploadBytes: h.MaxUploadBytes}))
+	h.render(w, r, http.StatusOK, views.ContributePage(p, views.UploadPage{Datanet: summaryOf(d), Labels: d.Labels, MaxUploadBytes: h.MaxUploadBytes,
+		ContributionPolicy: d.ContributionPolicy, License: d.License}))
 }
 
 // storeUpload streams the multipart "file" part (or, for mode=record, the
@@ -484,7 +485,8 @@ func (h *Handlers) CreateContribution(w http.ResponseWriter, r *http.Request) {
 
 func contributionView(c *store.Contribution, acc store.Access) views.Contribution {
 	v := views.Contribution{ContributionRow: contributionRow(c), DatanetName: c.DatanetName, SizeBytes: c.SizeBytes, SHA256: c.SHA256,
-		Progress: c.ProgressRows, ReviewReason: c.ReviewReason, CanReview: acc.Review && c.Status == store.ContribInReview}
+		Progress: c.ProgressRows, ReviewReason: c.ReviewReason, CanReview: acc.Review && c.Status == store.ContribInReview,
+		Schema: c.Schema, Labels: c.Labels}
 	for _, p := range c.Problems {
 		v.Problems = append(v.Problems, views.Problem{Line: p.Line, Reason: p.Reason})
 	}
@@ -541,18 +543,21 @@ func (h *Handlers) ContributionEvents(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
-	var last string
+	// htmx's SSE extension reconnects after every swap, so the page tells
+	// us what it shows (?state=) and we send only when that changed.
+	last := r.URL.Query().Get("state")
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var buf strings.Builder
-		if err := views.ContributionLive(contributionView(c, acc)).Render(r.Context(), &buf); err != nil {
-			return
-		}
-		if html := buf.String(); html != last {
-			last = html
+		v := contributionView(c, acc)
+		if st := views.ContributionLiveState(v); st != last {
+			last = st
+			var buf strings.Builder
+			if err := views.ContributionLive(v).Render(r.Context(), &buf); err != nil {
+				return
+			}
 			fmt.Fprint(w, "event: status\n")
-			for _, line := range strings.Split(html, "\n") {
+			for _, line := range strings.Split(buf.String(), "\n") {
 				fmt.Fprintf(w, "data: %s\n", line)
 			}
 			fmt.Fprint(w, "\n")

@@ -15,10 +15,14 @@ import (
 	"time"
 
 	"github.com/a-h/templ"
-	"github.com/jackc/pgx/v5"
+	"github.com/ethereum/go-ethereum/common"
+	"github.com/riverqueue/river"
 	"github.com/go-chi/chi/v5/middleware"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/chain"
+	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/siwe"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
@@ -44,6 +48,18 @@ type Deps struct {
 	SessionTTL time.Duration
 	// Ready are the readiness checks behind /readyz, in display order.
 	Ready []ReadyCheck
+	// Rewards is the payout engine; nil when no contracts are configured.
+	Rewards *jobs.Rewards
+	// Deployment is where the contracts live; nil when not configured.
+	Deployment *chain.Deployment
+	// InsertJob enqueues a River job; inserted is false when an identical
+	// unique job is already queued.
+	InsertJob func(ctx context.Context, args river.JobArgs) (inserted bool, err error)
+	// ExplorerURL is a block explorer base URL (links go to …/tx/<hash>);
+	// empty shows no links.
+	ExplorerURL string
+	// FundGas sends a wallet gas money on the embedded dev chain; nil elsewhere.
+	FundGas func(ctx context.Context, to common.Address) (txHash string, err error)
 	// Blobs stores uploads and artefacts.
 	Blobs blob.Store
 	// EnqueueIngest inserts a contribution's ingest job inside tx.

@@ -363,6 +363,10 @@ func (s *Store) UpdateDatanet(ctx context.Context, a Actor, slug string, in Data
 		return nil, ErrForbidden
 	}
 	if d.Status != DatanetDraft {
+		// Forms render the locked fields disabled, so browsers omit them.
+		if in.Schema == "" {
+			in.Schema, in.Labels = d.Schema, d.Labels
+		}
 		if in.Schema != d.Schema || (d.Schema == SchemaClassification && !slices.Equal(cleanList(in.Labels), d.Labels)) {
 			return nil, &ValidationError{Fields: map[string]string{"schema": "The schema and labels of a published Datanet cannot change: records and versions depend on them."}}
 		}
