@@ -2,9 +2,9 @@ package ingest
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"unicode/utf8"
 )
