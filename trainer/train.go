@@ -255,8 +255,10 @@ type runState struct {
 	BestParams []float32
 }
 
-// Evaluate returns the mean loss over the first maxBatches (B,T) batches of
-// d in order (all when maxBatches is 0), without dropout.
+// Evaluate returns the mean loss per unmasked target over the first
+// maxBatches (B,T) batches of d in order (all when maxBatches is 0), without
+// dropout. A short last batch is padded with fully masked rows so the
+// activation buffers keep their shape (no reallocation).
 func Evaluate(m *Model, d *Dataset, B, T, maxBatches int) (float64, error) {
 	rows := d.Rows(T)
 	if rows == 0 {
@@ -267,25 +269,39 @@ func Evaluate(m *Model, d *Dataset, B, T, maxBatches int) (float64, error) {
 	defer func() { m.Training = training }()
 	inputs, targets := make([]int32, B*T), make([]int32, B*T)
 	var sum float64
-	n := 0
+	count, batches := 0, 0
 	for r0 := 0; r0 < rows; r0 += B {
-		if maxBatches > 0 && n >= maxBatches {
+		if maxBatches > 0 && batches >= maxBatches {
 			break
 		}
-		bb := min(B, rows-r0)
-		for b := 0; b < bb; b++ {
-			if err := d.fillRow(r0+b, T, inputs[b*T:(b+1)*T], targets[b*T:(b+1)*T]); err != nil {
+		for b := 0; b < B; b++ {
+			in, tg := inputs[b*T:(b+1)*T], targets[b*T:(b+1)*T]
+			if r0+b >= rows {
+				copy(in, inputs[:T])
+				for j := range tg {
+					tg[j] = -1
+				}
+				continue
+			}
+			if err := d.fillRow(r0+b, T, in, tg); err != nil {
 				return 0, fmt.Errorf("evaluate: %w", err)
 			}
 		}
-		loss, err := m.Forward(inputs[:bb*T], targets[:bb*T], bb, T)
-		if err != nil {
+		if _, err := m.Forward(inputs, targets, B, T); err != nil {
 			return 0, fmt.Errorf("evaluate: %w", err)
 		}
-		sum += float64(loss)
-		n++
+		for i, l := range m.Losses() {
+			if targets[i] >= 0 {
+				sum += float64(l)
+				count++
+			}
+		}
+		batches++
 	}
-	return sum / float64(n), nil
+	if count == 0 {
+		return 0, errors.New("evaluate: no unmasked targets in the validation set")
+	}
+	return sum / float64(count), nil
 }
 
 // trainable returns the slice the optimizer updates and its decay mask.
