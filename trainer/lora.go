@@ -77,6 +77,7 @@ func (c LoRAConfig) validate() error {
 // loraLinear is the adapter of one linear layer: A (r,in), B (out,r).
 type loraLinear struct {
 	in, out  int
+	off      int // offset of A in LoRA.Params (B follows A)
 	A, B     []float32
 	dA, dB   []float32
 	u        []float32 // (N,r) = dropout(x)·Aᵀ, kept for backward
@@ -94,9 +95,14 @@ type LoRA struct {
 	Params    []float32
 	Grads     []float32
 	layers    [][numTargets]*loraLinear
-	rng       *rand.Rand
-	rngSrc    *rand.PCG
-	nActs     int
+	// perExample, when set (by Model.ExampleGradients), receives each
+	// batch row's adapter gradient instead of Grads: perExample[b] has the
+	// flat layout of Params, rowsPer positions per row.
+	perExample [][]float32
+	rowsPer    int
+	rng        *rand.Rand
+	rngSrc     *rand.PCG
+	nActs      int
 }
 
 // NewLoRA creates adapters for a model shape: A initialised like PEFT
@@ -142,7 +148,7 @@ func NewLoRA(model Config, cfg LoRAConfig, seed uint64) (*LoRA, error) {
 				continue
 			}
 			in, out := dims[t][0], dims[t][1]
-			ll := &loraLinear{in: in, out: out}
+			ll := &loraLinear{in: in, out: out, off: off}
 			ll.A, ll.dA = lo.Params[off:off+r*in], lo.Grads[off:off+r*in]
 			off += r * in
 			ll.B, ll.dB = lo.Params[off:off+out*r], lo.Grads[off:off+out*r]
@@ -234,13 +240,31 @@ func (lo *LoRA) backward(p *gemm.Pool, l, target int, dinp, dout []float32, N in
 	r := lo.Config.Rank
 	scale := lo.Config.Scale()
 	u := ll.u[:N*r]
-	p.Sgemm(true, false, ll.out, r, N, dout, ll.out, u, r, 1, ll.dB, r)
+	if lo.perExample != nil {
+		// Per-example weight gradients: the same products restricted to
+		// each row's positions, written to that row's own vector.
+		T := lo.rowsPer
+		for b, g := range lo.perExample {
+			dB := g[ll.off+r*ll.in : ll.off+r*ll.in+ll.out*r]
+			p.Sgemm(true, false, ll.out, r, T, dout[b*T*ll.out:], ll.out, u[b*T*r:], r, 1, dB, r)
+		}
+	} else {
+		p.Sgemm(true, false, ll.out, r, N, dout, ll.out, u, r, 1, ll.dB, r)
+	}
 	// du (N,r) = scale·dout·B, reusing u's buffer: u is no longer needed.
 	p.Sgemm(false, false, N, r, ll.out, dout, ll.out, ll.B, r, 0, u, r)
 	for i := range u {
 		u[i] *= scale
 	}
-	p.Sgemm(true, false, r, ll.in, N, u, r, ll.x, ll.in, 1, ll.dA, ll.in)
+	if lo.perExample != nil {
+		T := lo.rowsPer
+		for b, g := range lo.perExample {
+			dA := g[ll.off : ll.off+r*ll.in]
+			p.Sgemm(true, false, r, ll.in, T, u[b*T*r:], r, ll.x[b*T*ll.in:], ll.in, 1, dA, ll.in)
+		}
+	} else {
+		p.Sgemm(true, false, r, ll.in, N, u, r, ll.x, ll.in, 1, ll.dA, ll.in)
+	}
 	if dinp == nil {
 		return
 	}

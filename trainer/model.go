@@ -426,12 +426,31 @@ func (m *Model) Backward(scale float32) error {
 	L, C, NH, V := c.NumLayers, c.Channels, c.NumHeads, c.VocabSize
 	N := B * T
 	p := m.pool
-	d := float32(0)
-	if a.count > 0 {
-		d = scale / float32(a.count)
-	}
-	for i := range a.dloss {
-		a.dloss[i] = d
+	if m.LoRA != nil && m.LoRA.perExample != nil {
+		// Each row's own mean loss: weight positions by 1/(row's count).
+		for b := 0; b < B; b++ {
+			cnt := 0
+			for _, t := range a.targets[b*T : (b+1)*T] {
+				if t >= 0 {
+					cnt++
+				}
+			}
+			d := float32(0)
+			if cnt > 0 {
+				d = scale / float32(cnt)
+			}
+			for i := b * T; i < (b+1)*T; i++ {
+				a.dloss[i] = d
+			}
+		}
+	} else {
+		d := float32(0)
+		if a.count > 0 {
+			d = scale / float32(a.count)
+		}
+		for i := range a.dloss {
+			a.dloss[i] = d
+		}
 	}
 	crossEntropyBackward(p, a.logits, a.targets, a.dloss, N, V)
 	// logits now hold dlogits; they are no longer valid logits.

@@ -127,3 +127,51 @@ func (m *Model) padExample(inputs, targets []int32) ([]int32, []int32) {
 	}
 	return in, tg
 }
+
+// ExampleGradients is ExampleGradient for a batch in one pass: row b of
+// inputs/targets (B,T) is one example, and dst[b] (len(m.LoRA.Params))
+// receives the gradient of that row's mean loss with respect to the LoRA
+// parameters; the per-row losses are returned. The forward and the
+// backward through the frozen base run batched; only the adapters' weight
+// gradients are formed per row.
+func (m *Model) ExampleGradients(inputs, targets []int32, B, T int, dst [][]float32) ([]float32, error) {
+	lo := m.LoRA
+	if lo == nil {
+		return nil, errors.New("example gradients: model has no LoRA adapter")
+	}
+	if len(dst) != B {
+		return nil, fmt.Errorf("example gradients: %d destinations for %d rows", len(dst), B)
+	}
+	for b, d := range dst {
+		if len(d) != len(lo.Params) {
+			return nil, fmt.Errorf("example gradients: dst[%d] has %d floats, adapter has %d", b, len(d), len(lo.Params))
+		}
+		clear(d)
+	}
+	training := m.Training
+	m.Training = false
+	defer func() { m.Training = training }()
+	if _, err := m.Forward(inputs, targets, B, T); err != nil {
+		return nil, fmt.Errorf("example gradients: %w", err)
+	}
+	losses := make([]float32, B)
+	for b := 0; b < B; b++ {
+		var s float64
+		n := 0
+		for i := b * T; i < (b+1)*T; i++ {
+			if targets[i] >= 0 {
+				s += float64(m.acts.losses[i])
+				n++
+			}
+		}
+		if n > 0 {
+			losses[b] = float32(s / float64(n))
+		}
+	}
+	lo.perExample, lo.rowsPer = dst, T
+	defer func() { lo.perExample = nil }()
+	if err := m.Backward(1); err != nil {
+		return nil, fmt.Errorf("example gradients: %w", err)
+	}
+	return losses, nil
+}

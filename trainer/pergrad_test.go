@@ -86,3 +86,41 @@ func TestAnswerLogLikGradient(t *testing.T) {
 		t.Fatal("short dst accepted")
 	}
 }
+
+func TestExampleGradientsBatchedMatchSingle(t *testing.T) {
+	m := newTestModel(t, testCfg, 41)
+	lo, _ := NewLoRA(testCfg, LoRAConfig{Rank: 3, Alpha: 6, Targets: []string{"c_attn", "c_proj", "c_fc"}}, 2)
+	r := rand.New(rand.NewPCG(4, 4))
+	for i := range lo.Params {
+		lo.Params[i] = float32(r.NormFloat64() * 0.3)
+	}
+	m.LoRA = lo
+	B, T := 3, testCfg.MaxSeqLen
+	in, tg := randBatch(r, B, T, testCfg.VocabSize, true)
+	dst := make([][]float32, B)
+	for b := range dst {
+		dst[b] = make([]float32, len(lo.Params))
+	}
+	losses, err := m.ExampleGradients(in, tg, B, T, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := make([]float32, len(lo.Params))
+	for b := 0; b < B; b++ {
+		loss, err := m.ExampleGradient(in[b*T:(b+1)*T], tg[b*T:(b+1)*T], one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if math.Abs(float64(loss-losses[b])) > 1e-5 {
+			t.Fatalf("row %d: batched loss %v, single %v", b, losses[b], loss)
+		}
+		for i := range one {
+			if math.Abs(float64(one[i]-dst[b][i])) > 1e-5+1e-4*math.Abs(float64(one[i])) {
+				t.Fatalf("row %d param %d: batched %v, single %v", b, i, dst[b][i], one[i])
+			}
+		}
+	}
+	if _, err := m.ExampleGradients(in, tg, B, T, dst[:2]); err == nil {
+		t.Fatal("wrong dst count accepted")
+	}
+}
