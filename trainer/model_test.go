@@ -217,3 +217,43 @@ func TestForwardRejectsBadInput(t *testing.T) {
 		t.Error("heads not dividing channels accepted")
 	}
 }
+
+// TestEveryKernelGivesTheSameModel runs the reference comparison and a
+// backward pass on each GEMM kernel this CPU has, including the portable one.
+func TestEveryKernelGivesTheSameModel(t *testing.T) {
+	src := newTestModel(t, testCfg, 51)
+	ref := refFromModel(src)
+	r := rand.New(rand.NewPCG(5, 1))
+	B, T := 2, 7
+	in, tg := randBatch(r, B, T, testCfg.VocabSize, true)
+	var grads [][]float32
+	for _, k := range gemm.Kernels() {
+		pool, err := gemm.NewPoolKernel(2, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pool.Close()
+		m, _ := NewModel(testCfg, pool)
+		copy(m.Params, src.Params)
+		if _, err := m.Forward(in, nil, B, T); err != nil {
+			t.Fatal(err)
+		}
+		want := ref.logits(in[:T])
+		for i, w := range want {
+			if g := float64(m.Logits()[i]); math.Abs(g-w) > 1e-4*(1+math.Abs(w)) {
+				t.Fatalf("kernel %s: logit %d = %v, reference %v", k, i, g, w)
+			}
+		}
+		m.Forward(in, tg, B, T)
+		m.ZeroGrad()
+		m.Backward(1)
+		grads = append(grads, append([]float32(nil), m.Grads...))
+	}
+	for k := 1; k < len(grads); k++ {
+		for i := range grads[0] {
+			if d := math.Abs(float64(grads[k][i] - grads[0][i])); d > 1e-5+1e-4*math.Abs(float64(grads[0][i])) {
+				t.Fatalf("kernel %s gradient %d = %v, %s gives %v", gemm.Kernels()[k], i, grads[k][i], gemm.Kernels()[0], grads[0][i])
+			}
+		}
+	}
+}
