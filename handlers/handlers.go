@@ -16,9 +16,9 @@ import (
 
 	"github.com/a-h/templ"
 	"github.com/ethereum/go-ethereum/common"
-	"github.com/riverqueue/river"
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/jackc/pgx/v5"
+	"github.com/riverqueue/river"
 
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/chain"

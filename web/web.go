@@ -66,6 +66,7 @@ func NewRouter(o Options) http.Handler {
 
 		r.Get("/", h.Home)
 		r.Get("/auth/nonce", h.Nonce)
+		r.Get("/api/v1/chain", h.ChainAPI)
 		r.Post("/auth/verify", h.Verify)
 		r.Post("/auth/logout", h.Logout)
 		if h.Dev {
@@ -75,9 +76,16 @@ func NewRouter(o Options) http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(h.RequireRole(store.RoleUser))
-			for _, area := range []string{"models", "finetunes", "playground", "labeling", "rewards"} {
+			for _, area := range []string{"models", "finetunes", "playground", "labeling"} {
 				r.Get("/"+area, h.Area(area))
 			}
+			// Rewards (handlers/rewards.go).
+			r.Get("/rewards", h.RewardsPage)
+			r.Get("/api/v1/rewards", h.RewardsAPI)
+			r.Get("/api/v1/rewards/claim", h.ClaimAPI)
+			r.Post("/api/v1/dev/gas", h.DevGasAPI)
+			r.With(h.RequireRole(store.RoleAdmin)).Post("/api/v1/admin/rewards/grants", h.GrantAPI)
+			r.With(h.RequireRole(store.RoleAdmin)).Post("/api/v1/admin/epochs/close", h.CloseEpochAPI)
 			r.Get("/settings/tokens", h.Tokens)
 			r.Post("/settings/tokens", h.CreateToken)
 			r.Post("/settings/tokens/{id}/revoke", h.RevokeToken)
@@ -120,6 +128,9 @@ func NewRouter(o Options) http.Handler {
 		r.Route("/admin", func(r chi.Router) {
 			r.Use(h.RequireRole(store.RoleAdmin))
 			r.Get("/", h.Admin)
+			r.Get("/rewards", h.AdminRewardsPage)
+			r.Post("/rewards/grants", h.AdminGrant)
+			r.Post("/rewards/close", h.AdminCloseEpoch)
 			if o.Jobs != nil {
 				r.With(riverUIHeaders).Mount("/jobs", o.Jobs)
 			}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/ethereum/go-ethereum/common"
 
@@ -34,6 +35,12 @@ type Config struct {
 	LogLevel    string // MF_LOG_LEVEL
 	Queues      []string
 	Workers     int
+	// Chain work (rewards): see README.
+	Confirmations    uint64        // MF_CONFIRMATIONS; 0 means 1 on the dev chain, 12 elsewhere
+	EpochEvery       time.Duration // MF_EPOCH_INTERVAL
+	ExplorerURL      string        // MF_EXPLORER_URL
+	OperatorKeystore string        // MF_OPERATOR_KEYSTORE (password in MF_OPERATOR_PASSWORD)
+	Contracts        [3]string     // MF_CONTRACT_OPEN, MF_CONTRACT_REWARDS_DISTRIBUTOR, MF_CONTRACT_PROVENANCE_REGISTRY
 	// MaxUploadBytes caps one contribution file (MF_MAX_UPLOAD_MB).
 	MaxUploadBytes int64
 }
@@ -56,6 +63,8 @@ type rawConfig struct {
 	addr, publicURL, dataDir, admins, dev, databaseURL                    string
 	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
+	confirmations, epochInterval, explorerURL, operatorKeystore           string
+	contractOPEN, contractRewards, contractProvenance                     string
 	maxUploadMB                                                           string
 }
 
@@ -80,6 +89,13 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_LOG_LEVEL", "log-level", "info", "debug, info, warn or error", &rc.logLevel},
 		{"MF_QUEUES", "queues", strings.Join(jobs.DefaultQueues, ","), "River queues this process works", &rc.queues},
 		{"MF_WORKERS", "workers", "4", "concurrent jobs per queue (training queues run one at a time)", &rc.workers},
+		{"MF_CONFIRMATIONS", "confirmations", "", "blocks after which a transaction is final (default 1 on the dev chain, 12 elsewhere)", &rc.confirmations},
+		{"MF_EPOCH_INTERVAL", "epoch-interval", "24h", "how often the reward epoch closes (Go duration)", &rc.epochInterval},
+		{"MF_EXPLORER_URL", "explorer-url", "", "block explorer base URL for transaction links, e.g. https://etherscan.io", &rc.explorerURL},
+		{"MF_OPERATOR_KEYSTORE", "operator-keystore", "", "keystore file of the operator key (password in $MF_OPERATOR_PASSWORD); or set $MF_OPERATOR_KEY (hex)", &rc.operatorKeystore},
+		{"MF_CONTRACT_OPEN", "contract-open", "", "OPEN token address (real networks; the dev chain deploys its own)", &rc.contractOPEN},
+		{"MF_CONTRACT_REWARDS_DISTRIBUTOR", "contract-rewards-distributor", "", "RewardsDistributor address (real networks)", &rc.contractRewards},
+		{"MF_CONTRACT_PROVENANCE_REGISTRY", "contract-provenance-registry", "", "ProvenanceRegistry address (real networks)", &rc.contractProvenance},
 		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
 	}
 }
@@ -199,6 +215,34 @@ func (rc *rawConfig) validate() (*Config, error) {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
 	} else {
 		c.MaxUploadBytes = int64(mb) << 20
+	}
+	if rc.confirmations != "" {
+		if c.Confirmations, err = strconv.ParseUint(rc.confirmations, 10, 64); err != nil || c.Confirmations < 1 || c.Confirmations > 1000 {
+			bad("MF_CONFIRMATIONS %q must be an integer from 1 to 1000", rc.confirmations)
+		}
+	}
+	if c.EpochEvery, err = time.ParseDuration(rc.epochInterval); err != nil || c.EpochEvery < time.Minute {
+		bad("MF_EPOCH_INTERVAL %q must be a duration of at least 1m, such as 24h", rc.epochInterval)
+	}
+	if c.ExplorerURL = strings.TrimRight(rc.explorerURL, "/"); c.ExplorerURL != "" {
+		if u, err := url.Parse(c.ExplorerURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("MF_EXPLORER_URL %q must be an http(s) URL", rc.explorerURL)
+		}
+	}
+	c.OperatorKeystore = rc.operatorKeystore
+	c.Contracts = [3]string{rc.contractOPEN, rc.contractRewards, rc.contractProvenance}
+	set := 0
+	for i, a := range c.Contracts {
+		if a == "" {
+			continue
+		}
+		set++
+		if !common.IsHexAddress(a) || len(a) != 42 {
+			bad("%s: %q is not an address", []string{"MF_CONTRACT_OPEN", "MF_CONTRACT_REWARDS_DISTRIBUTOR", "MF_CONTRACT_PROVENANCE_REGISTRY"}[i], a)
+		}
+	}
+	if set != 0 && set != 3 {
+		bad("MF_CONTRACT_OPEN, MF_CONTRACT_REWARDS_DISTRIBUTOR and MF_CONTRACT_PROVENANCE_REGISTRY must be given together")
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)

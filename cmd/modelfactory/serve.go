@@ -137,14 +137,16 @@ func openBlobs(ctx context.Context, cfg *Config) (blob.Store, string, error) {
 }
 
 // openChain dials MF_CHAIN_RPC_URL or starts the embedded dev chain.
-func openChain(ctx context.Context, cfg *Config, log *slog.Logger, cl *closers) (*ethclient.Client, views.ChainInfo, error) {
+func openChain(ctx context.Context, cfg *Config, log *slog.Logger, cl *closers) (*ethclient.Client, *chain.DevChain, views.ChainInfo, error) {
 	info := views.ChainInfo{ChainID: cfg.ChainID, Name: fmt.Sprintf("Chain %d", cfg.ChainID)}
 	rpcURL := cfg.ChainRPCURL
+	var dev *chain.DevChain
 	if rpcURL == "" {
-		dev, err := chain.StartDev(ctx, chain.DevConfig{DataDir: filepath.Join(cfg.DataDir, "chain"), ChainID: cfg.ChainID,
+		var err error
+		dev, err = chain.StartDev(ctx, chain.DevConfig{DataDir: filepath.Join(cfg.DataDir, "chain"), ChainID: cfg.ChainID,
 			HTTPAddr: cfg.ChainDevRPC, Logger: log.With("component", "devchain")})
 		if err != nil {
-			return nil, info, fmt.Errorf("embedded dev chain: %w", err)
+			return nil, nil, info, fmt.Errorf("embedded dev chain: %w", err)
 		}
 		cl.add(func() {
 			if err := dev.Close(); err != nil {
@@ -158,10 +160,10 @@ func openChain(ctx context.Context, cfg *Config, log *slog.Logger, cl *closers) 
 	info.RPCURL = rpcURL
 	client, err := chain.Dial(ctx, rpcURL, cfg.ChainID)
 	if err != nil {
-		return nil, info, err
+		return nil, nil, info, err
 	}
 	cl.add(client.Close)
-	return client, info, nil
+	return client, dev, info, nil
 }
 
 // devWalletKey loads or creates the local test wallet's key (MF_DEV=1).
@@ -196,12 +198,16 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	log.Info("object storage ready", "where", blobWhere)
-	eth, chainInfo, err := openChain(ctx, cfg, log, &cl)
+	eth, devChain, chainInfo, err := openChain(ctx, cfg, log, &cl)
+	if err != nil {
+		return err
+	}
+	rw, err := setupRewards(ctx, cfg, log, st, eth, devChain)
 	if err != nil {
 		return err
 	}
 
-	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
+	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
@@ -230,7 +236,9 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	}
 	deps := handlers.Deps{
 		Store: st, Log: log, PublicURL: cfg.PublicURL, Chain: chainInfo, Wallets: eth, Admins: admins, Dev: cfg.Dev,
-		Blobs: blobs, MaxUploadBytes: cfg.MaxUploadBytes,
+		Rewards: rw.handlers, Deployment: rw.deployment, ExplorerURL: cfg.ExplorerURL, FundGas: rw.fundGas,
+		InsertJob: insertJob(riverClient),
+		Blobs:     blobs, MaxUploadBytes: cfg.MaxUploadBytes,
 		EnqueueIngest: func(ctx context.Context, tx pgx.Tx, id int64) error {
 			return jobs.InsertIngest(ctx, riverClient, tx, id)
 		},
@@ -307,7 +315,7 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers})
+	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
