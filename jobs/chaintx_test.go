@@ -29,7 +29,9 @@ type chainEnv struct {
 	st     *store.Store
 }
 
-func newChainEnv(t *testing.T) *chainEnv {
+func newChainEnv(t *testing.T) *chainEnv { return newChainEnvB(t) }
+
+func newChainEnvB(t testing.TB) *chainEnv {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
