@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
 )
@@ -775,4 +776,44 @@ func (h *Handlers) DecideAccess(w http.ResponseWriter, r *http.Request) {
 	}
 	addFlash(w, r, "success", "Access "+req.Status+".")
 	http.Redirect(w, r, "/datanets/"+req.DatanetSlug+"?tab=access", http.StatusSeeOther)
+}
+
+// FixRecord corrects a record of a contribution in review (fix-and-accept):
+// the edited fields are validated and hashed exactly as ingest does.
+// POST /contributions/{id}/records/{hash}
+func (h *Handlers) FixRecord(w http.ResponseWriter, r *http.Request) {
+	c, _, ok := h.contributionFromURL(w, r)
+	if !ok {
+		return
+	}
+	back := fmt.Sprintf("/contributions/%d", c.ID)
+	fields := map[string]string{}
+	for _, f := range SchemaFields(c.Schema) {
+		if v := strings.TrimSpace(r.PostFormValue(f)); v != "" {
+			fields[f] = v
+		}
+	}
+	lim := ingest.DefaultLimits()
+	rec, err := ingest.BuildRecord(fields, ingest.Schema{Kind: c.Schema, Labels: c.Labels}, lim)
+	if err != nil {
+		var pe *ingest.ProblemError
+		if errors.As(err, &pe) {
+			err = &store.ValidationError{Fields: map[string]string{"record": pe.Reason}}
+		}
+		h.failOrFlash(w, r, err, back)
+		return
+	}
+	var pii json.RawMessage
+	if len(rec.PII) > 0 {
+		pii, _ = json.Marshal(rec.PII)
+	}
+	fixed, err := h.Store.FixRecord(r.Context(), actor(r), c.ID, chi.URLParam(r, "hash"), store.IngestRecord{
+		Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
+		MinHash: rec.Signature.Bytes(), Bands: rec.BandKeys[:]})
+	if err != nil {
+		h.failOrFlash(w, r, err, back)
+		return
+	}
+	addFlash(w, r, "success", "Record fixed; its new hash is "+fixed.Hash[:14]+"…")
+	http.Redirect(w, r, back, http.StatusSeeOther)
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -303,4 +304,69 @@ type Share struct {
 	Address  string `json:"address"`
 	Records  int64  `json:"records"`
 	ShareBps int64  `json:"shareBps"`
+}
+
+// FixRecord replaces a record of a contribution in review with a corrected
+// one (fix-and-accept). The record gets its new hash; an edit that makes it
+// identical to another record of the Datanet is refused.
+func (s *Store) FixRecord(ctx context.Context, a Actor, contributionID int64, hash string, rec IngestRecord) (*Record, error) {
+	c, acc, err := s.VisibleContribution(ctx, a, contributionID)
+	if err != nil {
+		return nil, err
+	}
+	if !acc.Review {
+		return nil, ErrForbidden
+	}
+	if c.Status != ContribInReview {
+		return nil, &ValidationError{Fields: map[string]string{"record": "Records can be fixed only while their contribution is in review."}}
+	}
+	var id int64
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		fields, err := json.Marshal(rec.Fields)
+		if err != nil {
+			return err
+		}
+		pii := rec.PII
+		if pii == nil {
+			pii = json.RawMessage("[]")
+		}
+		err = tx.QueryRow(ctx, `
+			UPDATE records SET hash = $3, canonical = $4, fields = $5, chars = $6, pii = $7, minhash = $8,
+			       near_dup_of = NULL, near_dup_score = NULL
+			WHERE contribution_id = $1 AND hash = $2 RETURNING id`,
+			contributionID, hash, rec.Hash, rec.Canonical, fields, rec.Chars, pii, rec.MinHash).Scan(&id)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `DELETE FROM record_bands WHERE record_id = $1`, id); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO record_bands (datanet_id, band_key, record_id) SELECT $1, b, $2 FROM unnest($3::bigint[]) b`,
+			c.DatanetID, id, rec.Bands); err != nil {
+			return err
+		}
+		return audit(ctx, tx, a.UserID, "record.fix", "contribution", fmt.Sprint(contributionID),
+			map[string]string{"hash": hash}, map[string]string{"hash": rec.Hash}, "")
+	})
+	if isUniqueViolation(err) {
+		return nil, &ValidationError{Fields: map[string]string{"record": "The fixed record is identical to one already in this Datanet."}}
+	}
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("fix record %s: %w", hash, err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id WHERE r.id = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := scanRecords(rows)
+	if err != nil || len(recs) != 1 {
+		return nil, fmt.Errorf("fixed record %d: %w", id, err)
+	}
+	return &recs[0], nil
 }

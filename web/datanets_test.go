@@ -272,3 +272,49 @@ func TestDatanetLifecycleOverAPI(t *testing.T) {
 		t.Fatal("Datanet page unsafe or missing its name")
 	}
 }
+
+func TestFixAndAccept(t *testing.T) {
+	t.Parallel()
+	a := newDatanetApp(t)
+	ownerKey, _ := crypto.GenerateKey()
+	owner := a.signIn(t, ownerKey)
+	var d struct{ Slug string }
+	decode(t, a.do(t, "POST", "/api/v1/datanets", `{"name":"Support answers","schema":"instruction","license":"MIT",
+		"visibility":"public","contributionPolicy":"review"}`, jsonHeaders(owner)), &d)
+	a.do(t, "POST", "/api/v1/datanets/"+d.Slug+"/publish", "", jsonHeaders(owner))
+	var created struct{ ID int64 }
+	decode(t, a.upload(t, owner, d.Slug, "s.jsonl", `{"instruction":"Reset my password","response":"Mail jane.doe@example.com for help."}`), &created)
+	if c := a.waitContribution(t, owner, created.ID); c.Status != "in_review" {
+		t.Fatalf("status = %s", c.Status)
+	}
+	ctx := context.Background()
+	recs, err := a.store.ContributionRecords(ctx, created.ID, 10, 0)
+	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].PII), "email") {
+		t.Fatalf("records = %+v %v (want one with an email flag)", recs, err)
+	}
+	old := recs[0].Hash
+	form := map[string]string{"Content-Type": "application/x-www-form-urlencoded", "Cookie": handlers.SessionCookie + "=" + owner}
+	path := fmt.Sprintf("/contributions/%d/records/%s", created.ID, old)
+	r := a.do(t, "POST", path, "instruction=Reset+my+password&response=Use+the+Forgot+password+link+on+the+sign-in+page.", form)
+	if r.StatusCode != http.StatusSeeOther {
+		t.Fatalf("fix = %d %s", r.StatusCode, readAll(t, r))
+	}
+	recs, _ = a.store.ContributionRecords(ctx, created.ID, 10, 0)
+	if len(recs) != 1 || recs[0].Hash == old || strings.Contains(recs[0].Fields["response"], "@") || string(recs[0].PII) != "[]" {
+		t.Fatalf("fixed record = %+v", recs)
+	}
+	// An empty response is refused and changes nothing.
+	a.do(t, "POST", fmt.Sprintf("/contributions/%d/records/%s", created.ID, recs[0].Hash), "instruction=x&response=", form)
+	again, _ := a.store.ContributionRecords(ctx, created.ID, 10, 0)
+	if again[0].Hash != recs[0].Hash {
+		t.Fatal("an invalid fix changed the record")
+	}
+	if r := a.do(t, "POST", fmt.Sprintf("/api/v1/contributions/%d/review", created.ID), `{"decision":"accept"}`, jsonHeaders(owner)); r.StatusCode != 200 {
+		t.Fatalf("accept = %d", r.StatusCode)
+	}
+	var got struct{ Records int64 }
+	decode(t, a.do(t, "GET", "/api/v1/datanets/"+d.Slug, "", withSession(owner)), &got)
+	if got.Records != 1 {
+		t.Fatalf("records after accept = %d", got.Records)
+	}
+}

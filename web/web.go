@@ -108,6 +108,7 @@ func NewRouter(o Options) http.Handler {
 			r.Get("/contributions/{id}", h.ShowContribution)
 			r.Get("/contributions/{id}/events", h.ContributionEvents)
 			r.Post("/contributions/{id}/review", h.ReviewContribution)
+			r.Post("/contributions/{id}/records/{hash}", h.FixRecord)
 
 			// Datanets: API (same handlers where the shapes agree).
 			r.Post("/api/v1/datanets", h.APICreateDatanet)
