@@ -12,24 +12,6 @@ import (
 	"github.com/modelfactory/modelfactory/store"
 )
 
-// MerkleRootOf is the Datanet version root: OpenZeppelin StandardMerkleTree
-// over leaf type ["bytes32"] of the record hashes.
-func MerkleRootOf(hashes []string) (string, error) {
-	t, err := merkleTree(hashes)
-	if err != nil {
-		return "", err
-	}
-	return t.Root().Hex(), nil
-}
-
-func merkleTree(hashes []string) (*merkle.Tree, error) {
-	values := make([]common.Hash, len(hashes))
-	for i, h := range hashes {
-		values[i] = common.HexToHash(h)
-	}
-	return merkle.NewBytes32(values)
-}
-
 func datanetJSON(d *store.Datanet) map[string]any {
 	return map[string]any{
 		"slug": d.Slug, "name": d.Name, "summary": d.Summary, "description": d.Description, "tags": d.Tags,
@@ -169,7 +151,7 @@ func (h *Handlers) APIProof(w http.ResponseWriter, r *http.Request) {
 		h.Fail(w, r, problem(http.StatusNotFound, "not_in_version", fmt.Sprintf("No record with hash %s is in version %d.", want, v.Version)))
 		return
 	}
-	t, err := merkleTree(hashes)
+	t, err := merkle.NewBytes32(merkle.HexValues(hashes))
 	if err != nil {
 		h.Fail(w, r, err)
 		return

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/chain/merkle"
 	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
@@ -633,7 +634,7 @@ func isJSON(r *http.Request) bool {
 // PublishVersion snapshots accepted records. POST /datanets/{slug}/versions
 func (h *Handlers) PublishVersion(w http.ResponseWriter, r *http.Request) {
 	slug := chi.URLParam(r, "slug")
-	v, err := h.Store.PublishVersion(r.Context(), actor(r), slug, MerkleRootOf)
+	v, err := h.Store.PublishVersion(r.Context(), actor(r), slug, merkle.HexRoot)
 	if isAPI(r) {
 		if err != nil {
 			h.Fail(w, r, err)

@@ -100,6 +100,8 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		deps.IngestLimits = ingest.DefaultLimits()
 	}
 	river.AddWorker(workers, &IngestWorker{store: deps.Store, blobs: deps.Blobs, limits: deps.IngestLimits, log: deps.Logger})
+	river.AddWorker(workers, &SeedWorker{store: deps.Store, blobs: deps.Blobs, log: deps.Logger})
+	river.AddWorker(workers, &SeedPublishWorker{store: deps.Store, log: deps.Logger})
 
 	rc := &river.Config{
 		Logger:  deps.Logger.With("component", "river"),

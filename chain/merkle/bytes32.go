@@ -137,3 +137,22 @@ func hashBytes32Leaves(values, out []common.Hash) {
 	}
 	wg.Wait()
 }
+
+// HexRoot is the root over 0x-hex bytes32 values (a Datanet version's
+// record hashes), as a 0x-hex string.
+func HexRoot(values []string) (string, error) {
+	t, err := NewBytes32(HexValues(values))
+	if err != nil {
+		return "", err
+	}
+	return t.Root().Hex(), nil
+}
+
+// HexValues parses 0x-hex bytes32 values.
+func HexValues(values []string) []common.Hash {
+	out := make([]common.Hash, len(values))
+	for i, v := range values {
+		out[i] = common.HexToHash(v)
+	}
+	return out
+}

@@ -43,6 +43,8 @@ type Config struct {
 	Contracts        [3]string     // MF_CONTRACT_OPEN, MF_CONTRACT_REWARDS_DISTRIBUTOR, MF_CONTRACT_PROVENANCE_REGISTRY
 	// MaxUploadBytes caps one contribution file (MF_MAX_UPLOAD_MB).
 	MaxUploadBytes int64
+	// Demo seeds demo Datanets into an empty database (MF_DEMO, with MF_DEV).
+	Demo bool
 }
 
 // ingestLimits are the ingest defaults with the configured file size.
@@ -65,7 +67,7 @@ type rawConfig struct {
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
 	confirmations, epochInterval, explorerURL, operatorKeystore           string
 	contractOPEN, contractRewards, contractProvenance                     string
-	maxUploadMB                                                           string
+	maxUploadMB, demo                                                     string
 }
 
 func (rc *rawConfig) settings() []setting {
@@ -97,6 +99,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_CONTRACT_REWARDS_DISTRIBUTOR", "contract-rewards-distributor", "", "RewardsDistributor address (real networks)", &rc.contractRewards},
 		{"MF_CONTRACT_PROVENANCE_REGISTRY", "contract-provenance-registry", "", "ProvenanceRegistry address (real networks)", &rc.contractProvenance},
 		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
+		{"MF_DEMO", "demo", "1", "with MF_DEV=1, seed demo Datanets into an empty database", &rc.demo},
 	}
 }
 
@@ -210,6 +213,9 @@ func (rc *rawConfig) validate() (*Config, error) {
 	}
 	if c.Workers, err = strconv.Atoi(rc.workers); err != nil || c.Workers < 1 || c.Workers > 256 {
 		bad("MF_WORKERS %q must be an integer from 1 to 256", rc.workers)
+	}
+	if c.Demo, err = parseBool(rc.demo); err != nil {
+		bad("MF_DEMO: %v", err)
 	}
 	if mb, err := strconv.Atoi(rc.maxUploadMB); err != nil || mb < 1 || mb > 10240 {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)

@@ -29,6 +29,12 @@ Usage:
   modelfactory worker    [flags]   background workers only (run many, sharing one PostgreSQL)
   modelfactory migrate   [flags]   apply database migrations (idempotent)
   modelfactory version             print the version
+  modelfactory train --config run.yaml
+                                   fine-tune with the native trainer (LoRA or full); progress as JSON lines
+  modelfactory generate --model DIR [--adapter DIR] --prompt TEXT
+                                   generate text from a model, optionally with a LoRA adapter
+  modelfactory pretrain --starter --out DIR | --corpus PATH --out DIR
+                                   train a small base model (and tokenizer) from scratch
   modelfactory bench train --preset NAME [--mode full|lora]
                                    measure training throughput of the native trainer
 
@@ -82,6 +88,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "bench":
 		err = cli.Bench(ctx, rest, stdout, stderr)
+	case "train":
+		err = cli.Train(ctx, rest, stdout, stderr)
+	case "generate":
+		err = cli.Generate(ctx, rest, stdout, stderr)
+	case "pretrain":
+		err = cli.Pretrain(ctx, rest, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -214,6 +214,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err := riverClient.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	if cfg.Dev && cfg.Demo {
+		// Unique and a no-op once any Datanet exists: safe on every start.
+		if _, err := riverClient.Insert(ctx, jobs.SeedDemoArgs{}, nil); err != nil {
+			return fmt.Errorf("enqueue demo data: %w", err)
+		}
+	}
 	cl.add(func() { stopRiver(riverClient, log, shutdownBudget/2) })
 
 	ui, err := riverui.NewHandler(&riverui.HandlerOpts{
