@@ -270,8 +270,8 @@ func (s *Store) DatanetBySlug(ctx context.Context, slug string) (*Datanet, error
 
 // Access is what an actor may do with a Datanet.
 type Access struct {
-	See        bool   // the Datanet page exists for them (else 404)
-	Read       bool   // records, versions, export
+	See        bool // the Datanet page exists for them (else 404)
+	Read       bool // records, versions, export
 	Contribute bool
 	Review     bool   // review contributions, publish versions
 	Manage     bool   // edit, publish, decide access requests

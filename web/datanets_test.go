@@ -88,10 +88,10 @@ func (a *app) upload(t *testing.T, sess, slug, name, content string) *http.Respo
 }
 
 type contributionJSON struct {
-	ID                                            int64
-	Status                                        string
+	ID                                             int64
+	Status                                         string
 	Accepted, Duplicates, NearDuplicates, Rejected int64
-	Problems                                      []struct {
+	Problems                                       []struct {
 		Line   int
 		Reason string
 	}
