@@ -6,26 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 )
-
-// waitTextFold is waitText ignoring case (badges are styled upper-case,
-// which innerText reflects).
-func waitTextFold(t *testing.T, ctx context.Context, want, what string) {
-	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	var s string
-	for time.Now().Before(deadline) {
-		s, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		if strings.Contains(strings.ToLower(s), strings.ToLower(want)) {
-			return
-		}
-		time.Sleep(150 * time.Millisecond)
-	}
-	t.Fatalf("%s: %q never appeared; page text:\n%.3000s", what, want, s)
-}
 
 // confirm clicks a button whose form asks for confirmation, then the
 // dialog's confirm button.
@@ -65,7 +48,7 @@ func TestBrowserDatanetFlow(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`form.dn-form button[type="submit"]`))); err != nil {
 		t.Fatal(err)
 	}
-	waitTextFold(t, ctx, "created as a draft", "Datanet created")
+	waitText(t, ctx, "created as a draft", "Datanet created")
 	loc, err := chromedp.Run(ctx, chromedp.Location())
 	if err != nil {
 		t.Fatal(err)
@@ -74,7 +57,7 @@ func TestBrowserDatanetFlow(t *testing.T) {
 		t.Fatalf("after create at %s", loc)
 	}
 	confirm(t, ctx, `form[action$="/publish"] button[type="submit"]`)
-	waitTextFold(t, ctx, "is published", "Datanet published")
+	waitText(t, ctx, "is published", "Datanet published")
 
 	// Upload a file through the contribute page.
 	file := filepath.Join(t.TempDir(), "pilots.jsonl")
@@ -100,12 +83,12 @@ func TestBrowserDatanetFlow(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The report page updates itself until the contribution waits for review.
-	waitTextFold(t, ctx, "in review", "live contribution report")
+	waitText(t, ctx, "in review", "live contribution report")
 	loc2, _ := chromedp.Run(ctx, chromedp.Location())
 	if !strings.Contains(loc2, "/contributions/") {
 		t.Fatalf("after upload at %s", loc2)
 	}
-	waitTextFold(t, ctx, "malformed JSON", "rejected line reported")
+	waitText(t, ctx, "malformed JSON", "rejected line reported")
 	screenshot(t, ctx, "contribution-report")
 
 	err = chromedp.Do(ctx,
@@ -115,18 +98,18 @@ func TestBrowserDatanetFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitTextFold(t, ctx, "Accepted 3 records", "accepted")
+	waitText(t, ctx, "Accepted 3 records", "accepted")
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(loc), chromedp.WaitVisible(chromedp.CSS(`[data-publish-version="1"]`))); err != nil {
 		t.Fatal(err)
 	}
 	confirm(t, ctx, `[data-publish-version="1"]`)
-	waitTextFold(t, ctx, "Published version 1", "version published")
-	waitTextFold(t, ctx, "0x", "Merkle root shown")
+	waitText(t, ctx, "Published version 1", "version published")
+	waitText(t, ctx, "0x", "Merkle root shown")
 	screenshot(t, ctx, "datanet-versions")
 	if err := chromedp.Do(ctx, chromedp.Navigate(loc+"?tab=records")); err != nil {
 		t.Fatal(err)
 	}
-	waitTextFold(t, ctx, "harbour pilot", "record browser")
+	waitText(t, ctx, "harbour pilot", "record browser")
 	screenshot(t, ctx, "datanet-records")
 }

@@ -110,14 +110,15 @@ func bodyText(t *testing.T, ctx context.Context) string {
 	return s
 }
 
-// waitText polls the page until its text contains want.
+// waitText polls the page until its text contains want, ignoring case
+// (badges are styled upper-case, which innerText reflects).
 func waitText(t *testing.T, ctx context.Context, want, what string) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	var s string
 	for time.Now().Before(deadline) {
 		s, _ = chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
-		if strings.Contains(s, want) {
+		if strings.Contains(strings.ToLower(s), strings.ToLower(want)) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
