@@ -209,6 +209,9 @@ func recordRows(recs []store.Record, schema string) []views.RecordRow {
 			if v, ok := rec.Fields[f]; ok {
 				row.Fields = append(row.Fields, views.Field{Name: f, Value: v})
 			}
+			if v, ok := rec.NearDupFields[f]; ok {
+				row.NearDupFields = append(row.NearDupFields, views.Field{Name: f, Value: v})
+			}
 		}
 		var flags []struct {
 			Kind string `json:"kind"`

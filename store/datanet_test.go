@@ -214,7 +214,7 @@ func TestIngestAllOrNothingAndDuplicates(t *testing.T) {
 		t.Fatalf("duplicate not reported by line: %+v", got.Problems)
 	}
 	recsOf, _ := f.s.ContributionRecords(ctx, c2.ID, 10, 0)
-	if len(recsOf) != 1 || recsOf[0].NearDupOf == "" || recsOf[0].NearDupScore < 0.8 {
+	if len(recsOf) != 1 || recsOf[0].NearDupOf == "" || recsOf[0].NearDupScore < 0.8 || recsOf[0].NearDupFields["instruction"] != "b" {
 		t.Fatalf("near duplicate not flagged: %+v", recsOf)
 	}
 	// Re-running the job on a final contribution does nothing.

@@ -226,28 +226,30 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 
 // Record is a stored record.
 type Record struct {
-	ID           int64
-	Hash         string
-	Fields       map[string]string
-	Canonical    string
-	Chars        int
-	Line         int
-	Status       string
-	Contributor  string
-	PII          json.RawMessage
-	NearDupOf    string // hash
-	NearDupScore float64
-	CreatedAt    time.Time
+	ID            int64
+	Hash          string
+	Fields        map[string]string
+	Canonical     string
+	Chars         int
+	Line          int
+	Status        string
+	Contributor   string
+	PII           json.RawMessage
+	NearDupOf     string            // hash of the matching older record
+	NearDupFields map[string]string // its fields, for side-by-side review
+	NearDupScore  float64
+	CreatedAt     time.Time
 }
 
 const recordColumns = `r.id, r.hash, r.fields, r.canonical, r.chars, r.line, r.status, u.address, r.pii,
-	coalesce((SELECT o.hash FROM records o WHERE o.id = r.near_dup_of), ''), coalesce(r.near_dup_score, 0), r.created_at`
+	coalesce((SELECT o.hash FROM records o WHERE o.id = r.near_dup_of), ''),
+	(SELECT o.fields FROM records o WHERE o.id = r.near_dup_of), coalesce(r.near_dup_score, 0), r.created_at`
 
 func scanRecords(rows pgx.Rows) ([]Record, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
 		var r Record
 		var score float32
-		err := row.Scan(&r.ID, &r.Hash, &r.Fields, &r.Canonical, &r.Chars, &r.Line, &r.Status, &r.Contributor, &r.PII, &r.NearDupOf, &score, &r.CreatedAt)
+		err := row.Scan(&r.ID, &r.Hash, &r.Fields, &r.Canonical, &r.Chars, &r.Line, &r.Status, &r.Contributor, &r.PII, &r.NearDupOf, &r.NearDupFields, &score, &r.CreatedAt)
 		r.NearDupScore = float64(score)
 		return r, err
 	})
