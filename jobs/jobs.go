@@ -68,6 +68,9 @@ type Deps struct {
 	Blobs blob.Store
 	// IngestLimits bound what one contribution may contain.
 	IngestLimits ingest.Limits
+	// DataDir holds models built locally (the starter model); empty
+	// disables the starter-model job.
+	DataDir string
 	// Rewards, when set, runs the chain work: the transaction journal sweep,
 	// reward epochs and claim reconciliation.
 	Rewards *Rewards
@@ -102,6 +105,9 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 	river.AddWorker(workers, &IngestWorker{store: deps.Store, blobs: deps.Blobs, limits: deps.IngestLimits, log: deps.Logger})
 	river.AddWorker(workers, &SeedWorker{store: deps.Store, blobs: deps.Blobs, log: deps.Logger})
 	river.AddWorker(workers, &SeedPublishWorker{store: deps.Store, log: deps.Logger})
+	if deps.DataDir != "" {
+		river.AddWorker(workers, &StarterModelWorker{dataDir: deps.DataDir, log: deps.Logger})
+	}
 
 	rc := &river.Config{
 		Logger:  deps.Logger.With("component", "river"),

@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
@@ -218,6 +218,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		// Unique and a no-op once any Datanet exists: safe on every start.
 		if _, err := riverClient.Insert(ctx, jobs.SeedDemoArgs{}, nil); err != nil {
 			return fmt.Errorf("enqueue demo data: %w", err)
+		}
+		// The offline starter base model, built in the background once.
+		if _, err := riverClient.Insert(ctx, jobs.StarterModelArgs{}, nil); err != nil {
+			return fmt.Errorf("enqueue starter model: %w", err)
 		}
 	}
 	cl.add(func() { stopRiver(riverClient, log, shutdownBudget/2) })
@@ -321,7 +325,7 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
