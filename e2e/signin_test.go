@@ -233,7 +233,7 @@ func TestBrowserSignInAndOut(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/datanets")); err != nil {
 		t.Fatal(err)
 	}
-	waitText(t, ctx, "Datanets are domain datasets", "Datanets page")
+	waitText(t, ctx, "A Datanet is a dataset a community builds together", "Datanets page")
 	screenshot(t, ctx, "datanets-empty")
 
 	// River's UI is for admins only.
