@@ -1,0 +1,64 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// SearchCountLimit caps how many matches SearchRecords counts: beyond it
+// the exact number is not worth a scan of every match (a common word can
+// match most of a million-record Datanet), and the total it reports is
+// SearchCountLimit+1, meaning "more than SearchCountLimit".
+const SearchCountLimit = 10000
+
+// maxSearchQuery bounds the query text; longer input is cut, not refused.
+const maxSearchQuery = 200
+
+// SearchRecords finds a Datanet's accepted records whose text matches q
+// (web-search syntax: words, "quoted phrases", -excluded, or), newest
+// first, and counts the matches up to SearchCountLimit+1. A query with no
+// searchable words (empty, or only stop words such as "the") matches
+// nothing.
+func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, limit, offset int) ([]Record, int64, error) {
+	q = strings.TrimSpace(q)
+	if len(q) > maxSearchQuery {
+		q = strings.ToValidUTF8(q[:maxSearchQuery], "")
+	}
+	if q == "" || limit <= 0 || offset < 0 {
+		return nil, 0, nil
+	}
+	var nodes int
+	if err := s.pool.QueryRow(ctx, `SELECT numnode(websearch_to_tsquery('english', $1))`, q).Scan(&nodes); err != nil {
+		return nil, 0, fmt.Errorf("search records: %w", err)
+	}
+	if nodes == 0 {
+		return nil, 0, nil // only stop words or punctuation
+	}
+	// The tsquery is written inline (not through a CTE) so that the planner
+	// sees the words and picks the GIN index for rare ones and the newest-
+	// first index for common ones.
+	var total int64
+	err := s.pool.QueryRow(ctx, `
+		SELECT count(*) FROM (
+			SELECT 1 FROM records r
+			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
+			LIMIT $3) m`, datanetID, q, SearchCountLimit+1).Scan(&total)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search records: %w", err)
+	}
+	if total == 0 || int64(offset) >= total {
+		return nil, total, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
+		WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
+		ORDER BY r.id DESC LIMIT $3 OFFSET $4`, datanetID, q, limit, offset)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search records: %w", err)
+	}
+	recs, err := scanRecords(rows)
+	if err != nil {
+		return nil, 0, fmt.Errorf("search records: %w", err)
+	}
+	return recs, total, nil
+}
