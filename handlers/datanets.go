@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ethereum/go-ethereum/common"
 	"github.com/go-chi/chi/v5"
 	"github.com/jackc/pgx/v5"
 
@@ -324,6 +325,14 @@ func (h *Handlers) ShowDatanet(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			h.Fail(w, r, err)
 			return
+		}
+		members, err := h.Store.Members(ctx, d.ID)
+		if err != nil {
+			h.Fail(w, r, err)
+			return
+		}
+		for _, m := range members {
+			v.Members = append(v.Members, views.MemberRow{Address: m.Address, Role: m.Role, AddedAt: m.AddedAt})
 		}
 		for _, ar := range reqs {
 			status := ar.Status
@@ -820,4 +829,54 @@ func (h *Handlers) FixRecord(w http.ResponseWriter, r *http.Request) {
 	}
 	addFlash(w, r, "success", "Record fixed; its new hash is "+fixed.Hash[:14]+"…")
 	http.Redirect(w, r, back, http.StatusSeeOther)
+}
+
+// AddMember adds an invitee or reviewer. POST /datanets/{slug}/members
+// (form) and /api/v1/datanets/{slug}/members (JSON {"address","role"}).
+func (h *Handlers) AddMember(w http.ResponseWriter, r *http.Request) {
+	slug := chi.URLParam(r, "slug")
+	address, role := r.PostFormValue("address"), r.PostFormValue("role")
+	if isJSON(r) {
+		var body struct {
+			Address string `json:"address"`
+			Role    string `json:"role"`
+		}
+		if err := decodeJSON(r, &body); err != nil {
+			h.Fail(w, r, err)
+			return
+		}
+		address, role = body.Address, body.Role
+	}
+	address = strings.TrimSpace(address)
+	var err error
+	if !common.IsHexAddress(address) || len(address) != 42 {
+		err = &store.ValidationError{Fields: map[string]string{"address": "That is not an Ethereum address (0x followed by 40 hexadecimal digits)."}}
+	} else {
+		err = h.Store.AddMember(r.Context(), actor(r), slug, common.HexToAddress(address).Hex(), role)
+	}
+	if isAPI(r) {
+		if err != nil {
+			h.Fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"address": common.HexToAddress(address).Hex(), "role": role})
+		return
+	}
+	if err != nil {
+		h.failOrFlash(w, r, err, "/datanets/"+slug+"?tab=access")
+		return
+	}
+	addFlash(w, r, "success", "Added "+common.HexToAddress(address).Hex()+" as "+role+".")
+	http.Redirect(w, r, "/datanets/"+slug+"?tab=access", http.StatusSeeOther)
+}
+
+// RemoveMember takes a role away. POST /datanets/{slug}/members/remove
+func (h *Handlers) RemoveMember(w http.ResponseWriter, r *http.Request) {
+	slug := chi.URLParam(r, "slug")
+	if err := h.Store.RemoveMember(r.Context(), actor(r), slug, r.PostFormValue("address"), r.PostFormValue("role")); err != nil {
+		h.Fail(w, r, err)
+		return
+	}
+	addFlash(w, r, "success", "Removed.")
+	http.Redirect(w, r, "/datanets/"+slug+"?tab=access", http.StatusSeeOther)
 }

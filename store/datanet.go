@@ -323,7 +323,7 @@ func (s *Store) AccessFor(ctx context.Context, a Actor, d *Datanet) (Access, err
 			acc.Grant = "none"
 		}
 	case VisibilityPrivate:
-		acc = Access{See: member, Read: member, Contribute: member, Grant: "none"}
+		acc = Access{See: member || reviewer, Read: member, Contribute: member, Grant: "none"}
 		if member {
 			acc.Grant = "invitee"
 		}

@@ -326,3 +326,52 @@ func TestDatanetValidationAndSearch(t *testing.T) {
 		t.Fatalf("stranger edited: %v", err)
 	}
 }
+
+func TestPrivateDatanetInvitees(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	d := f.datanet(t, store.VisibilityPrivate, store.PolicyReview)
+	if _, _, err := f.s.VisibleDatanet(ctx, f.contributor, d.Slug); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("uninvited sees private: %v", err)
+	}
+	if err := f.s.AddMember(ctx, f.stranger, d.Slug, f.contributor.Address, store.MemberInvitee); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("stranger invited someone: %v", err)
+	}
+	if err := f.s.AddMember(ctx, f.owner, d.Slug, f.contributor.Address, "king"); err == nil {
+		t.Fatal("unknown role accepted")
+	}
+	if err := f.s.AddMember(ctx, f.owner, d.Slug, f.contributor.Address, store.MemberInvitee); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.s.AddMember(ctx, f.owner, d.Slug, f.requester.Address, store.MemberReviewer); err != nil {
+		t.Fatal(err)
+	}
+	acc, err := f.s.AccessFor(ctx, f.contributor, d)
+	if err != nil || !acc.See || !acc.Read || !acc.Contribute || acc.Review {
+		t.Fatalf("invitee access = %+v %v", acc, err)
+	}
+	if acc, _ := f.s.AccessFor(ctx, f.requester, d); !acc.See || !acc.Review {
+		t.Fatalf("reviewer access = %+v", acc)
+	}
+	c, _, err := f.contribute(t, f.contributor, d.Slug, &recs{list: []store.IngestRecord{record(1, "private", 7)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.ReviewContribution(ctx, f.requester, c.ID, true, ""); err != nil {
+		t.Fatalf("member reviewer could not review: %v", err)
+	}
+	members, _ := f.s.Members(ctx, d.ID)
+	if len(members) != 2 {
+		t.Fatalf("members = %+v", members)
+	}
+	if err := f.s.RemoveMember(ctx, f.owner, d.Slug, f.contributor.Address, store.MemberInvitee); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.s.VisibleDatanet(ctx, f.contributor, d.Slug); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("removed invitee still sees it: %v", err)
+	}
+	log, _ := f.s.AuditLog(ctx, "datanet", d.Slug, 20)
+	if len(log) == 0 || log[0].Action != "member.remove" {
+		t.Fatalf("member changes not audited: %+v", log)
+	}
+}

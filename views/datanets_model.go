@@ -68,7 +68,16 @@ type Datanet struct {
 	Tab                string             // "overview", "records", "versions", "contributions", "access"
 	Contributions      []ContributionRow  // for the contributions tab (reviewers see all, others their own)
 	AccessRequests     []AccessRequestRow // for the owner's access tab
+	Members            []MemberRow        // invitees and reviewers, for the owner's access tab
+	MemberForm         map[string]string  // add-member form errors by field
 	MaxUploadBytes     int64
+}
+
+// MemberRow is an invitee or reviewer the owner added.
+type MemberRow struct {
+	Address string
+	Role    string // "invitee" or "reviewer"
+	AddedAt time.Time
 }
 
 // ContributorShare is one line of a leaderboard or a version's shares.

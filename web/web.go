@@ -105,6 +105,8 @@ func NewRouter(o Options) http.Handler {
 			r.Get("/datanets/{slug}/versions/{v}/export", h.ExportVersion)
 			r.Post("/datanets/{slug}/access-requests", h.RequestAccess)
 			r.Post("/access-requests/{id}/decision", h.DecideAccess)
+			r.Post("/datanets/{slug}/members", h.AddMember)
+			r.Post("/datanets/{slug}/members/remove", h.RemoveMember)
 			r.Get("/contributions/{id}", h.ShowContribution)
 			r.Get("/contributions/{id}/events", h.ContributionEvents)
 			r.Post("/contributions/{id}/review", h.ReviewContribution)
@@ -124,6 +126,7 @@ func NewRouter(o Options) http.Handler {
 			r.Get("/api/v1/datanets/{slug}/versions/{v}/proof/{hash}", h.APIProof)
 			r.Post("/api/v1/datanets/{slug}/access-requests", h.RequestAccess)
 			r.Post("/api/v1/access-requests/{id}/decision", h.DecideAccess)
+			r.Post("/api/v1/datanets/{slug}/members", h.AddMember)
 		})
 
 		r.Route("/admin", func(r chi.Router) {
