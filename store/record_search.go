@@ -4,13 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 )
 
 // SearchCountLimit caps how many matches SearchRecords counts: beyond it
 // the exact number is not worth a scan of every match (a common word can
 // match most of a million-record Datanet), and the total it reports is
 // SearchCountLimit+1, meaning "more than SearchCountLimit".
-const SearchCountLimit = 10000
+const SearchCountLimit = 1000
 
 // maxSearchQuery bounds the query text; longer input is cut, not refused.
 const maxSearchQuery = 200
@@ -35,24 +37,25 @@ func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, li
 	if nodes == 0 {
 		return nil, 0, nil // only stop words or punctuation
 	}
-	// The tsquery is written inline (not through a CTE) so that the planner
-	// sees the words and picks the GIN index for rare ones and the newest-
-	// first index for common ones.
+	// The tsquery is written inline and the statements are planned with
+	// their arguments every time (QueryExecModeExec): a cached generic plan
+	// cannot know whether the words are rare (use the GIN index) or common
+	// (walk the newest records and stop early).
 	var total int64
 	err := s.pool.QueryRow(ctx, `
 		SELECT count(*) FROM (
 			SELECT 1 FROM records r
 			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
-			LIMIT $3) m`, datanetID, q, SearchCountLimit+1).Scan(&total)
+			LIMIT $3) m`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1).Scan(&total)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
-	if total == 0 || int64(offset) >= total {
+	if total == 0 || (total <= SearchCountLimit && int64(offset) >= total) {
 		return nil, total, nil
 	}
 	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
 		WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
-		ORDER BY r.id DESC LIMIT $3 OFFSET $4`, datanetID, q, limit, offset)
+		ORDER BY r.id DESC LIMIT $3 OFFSET $4`, pgx.QueryExecModeExec, datanetID, q, limit, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
