@@ -78,6 +78,7 @@ type ReadyCheck struct {
 type Handlers struct {
 	Deps
 	verifier *siwe.Verifier
+	balances *balanceCache // the wallet pill's OPEN balances
 }
 
 // New checks deps and returns the handlers.
@@ -92,7 +93,7 @@ func New(d Deps) (*Handlers, error) {
 	if d.SessionTTL == 0 {
 		d.SessionTTL = 7 * 24 * time.Hour
 	}
-	return &Handlers{Deps: d, verifier: v}, nil
+	return &Handlers{Deps: d, verifier: v, balances: newBalanceCache()}, nil
 }
 
 // Viewer is the signed-in user of a request and how they proved it.
@@ -143,7 +144,8 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, title, section s
 		Flashes:   takeFlashes(w, r),
 	}
 	if v := ViewerFrom(r.Context()); v != nil {
-		p.User = &views.User{Address: v.User.Address, Roles: v.Roles, IsAdmin: v.IsAdmin}
+		p.User = &views.User{Address: v.User.Address, Roles: v.Roles, IsAdmin: v.IsAdmin,
+			OpenBalance: h.openBalance(r.Context(), v.User.Address)}
 	}
 	return p
 }

@@ -7,11 +7,14 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
+	"time"
 	"unicode/utf8"
 
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 
+	"github.com/modelfactory/modelfactory/chain"
 	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
@@ -336,4 +339,78 @@ func (h *Handlers) AdminCloseEpoch(w http.ResponseWriter, r *http.Request) {
 	}
 	addFlash(w, r, "info", msg)
 	http.Redirect(w, r, "/admin/rewards", http.StatusSeeOther)
+}
+
+// Wallet-pill balances: read from the chain at most every balanceTTL per
+// address, and never holding a page up for more than balanceWait.
+const (
+	balanceTTL      = 30 * time.Second
+	balanceErrorTTL = 5 * time.Second // after a failure, do not ask again at once
+	balanceWait     = 300 * time.Millisecond
+	balanceMax      = 10_000 // entries before expired ones are swept
+)
+
+type balanceEntry struct {
+	wei     string // "" when unknown
+	expires time.Time
+}
+
+// balanceCache holds recent OPEN balances by address.
+type balanceCache struct {
+	mu sync.Mutex
+	m  map[common.Address]balanceEntry
+}
+
+func newBalanceCache() *balanceCache {
+	return &balanceCache{m: map[common.Address]balanceEntry{}}
+}
+
+func (c *balanceCache) get(a common.Address, now time.Time) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[a]
+	if !ok || now.After(e.expires) {
+		return "", false
+	}
+	return e.wei, true
+}
+
+func (c *balanceCache) put(a common.Address, wei string, now time.Time, ttl time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= balanceMax {
+		for k, e := range c.m {
+			if now.After(e.expires) {
+				delete(c.m, k)
+			}
+		}
+		if len(c.m) >= balanceMax {
+			clear(c.m)
+		}
+	}
+	c.m[a] = balanceEntry{wei: wei, expires: now.Add(ttl)}
+}
+
+// openBalance is address's OPEN balance in wei as a decimal string, or ""
+// when there is no token configured or the node did not answer in time.
+func (h *Handlers) openBalance(ctx context.Context, address string) string {
+	if h.Rewards == nil || h.balances == nil || !common.IsHexAddress(address) {
+		return ""
+	}
+	a := common.HexToAddress(address)
+	now := time.Now()
+	if wei, ok := h.balances.get(a, now); ok {
+		return wei
+	}
+	ctx, cancel := context.WithTimeout(ctx, balanceWait)
+	defer cancel()
+	bal, err := chain.TokenBalance(ctx, h.Rewards.Client, h.Rewards.Deployment.OPEN, a)
+	if err != nil {
+		h.Log.DebugContext(ctx, "OPEN balance for the wallet pill", "address", a, "err", err)
+		h.balances.put(a, "", now, balanceErrorTTL)
+		return ""
+	}
+	wei := bal.String()
+	h.balances.put(a, wei, now, balanceTTL)
+	return wei
 }

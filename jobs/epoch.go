@@ -439,7 +439,8 @@ func (w *ClaimSyncWorker) Work(ctx context.Context, job *river.Job[ClaimSyncArgs
 	return w.rewards.SyncClaims(ctx)
 }
 
-// rewardPeriodicJobs schedules the journal sweep, claim sync and epochs.
+// rewardPeriodicJobs schedules the journal sweep, claim sync, version
+// anchoring and epochs.
 func rewardPeriodicJobs(epochEvery time.Duration) []*river.PeriodicJob {
 	if epochEvery <= 0 {
 		epochEvery = 24 * time.Hour
@@ -451,6 +452,9 @@ func rewardPeriodicJobs(epochEvery time.Duration) []*river.PeriodicJob {
 		river.NewPeriodicJob(river.PeriodicInterval(15*time.Second), func() (river.JobArgs, *river.InsertOpts) {
 			return ClaimSyncArgs{}, nil
 		}, &river.PeriodicJobOpts{RunOnStart: true, ID: "reward_claim_sync"}),
+		river.NewPeriodicJob(river.PeriodicInterval(30*time.Second), func() (river.JobArgs, *river.InsertOpts) {
+			return AnchorVersionsArgs{}, nil
+		}, &river.PeriodicJobOpts{RunOnStart: true, ID: "anchor_versions"}),
 		river.NewPeriodicJob(river.PeriodicInterval(epochEvery), func() (river.JobArgs, *river.InsertOpts) {
 			return EpochCloseArgs{}, nil
 		}, &river.PeriodicJobOpts{ID: "reward_epoch_close"}),

@@ -72,8 +72,11 @@ type Deps struct {
 	// disables the starter-model job.
 	DataDir string
 	// Rewards, when set, runs the chain work: the transaction journal sweep,
-	// reward epochs and claim reconciliation.
+	// reward epochs, claim reconciliation and Datanet version anchoring.
 	Rewards *Rewards
+	// PublicURL is this ModelFactory's public base URL, written into the
+	// uri of anchored Datanet versions.
+	PublicURL string
 }
 
 // Config chooses what a client does.
@@ -98,6 +101,8 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		river.AddWorker(workers, &ChainSweepWorker{sender: deps.Rewards.Sender})
 		river.AddWorker(workers, &EpochCloseWorker{rewards: deps.Rewards})
 		river.AddWorker(workers, &ClaimSyncWorker{rewards: deps.Rewards})
+		river.AddWorker(workers, &AnchorVersionsWorker{anchorer: &Anchorer{Store: deps.Store, Sender: deps.Rewards.Sender,
+			Client: deps.Rewards.Client, Deployment: deps.Rewards.Deployment, BaseURL: deps.PublicURL, Log: deps.Rewards.Log}})
 	}
 	if deps.IngestLimits == (ingest.Limits{}) {
 		deps.IngestLimits = ingest.DefaultLimits()

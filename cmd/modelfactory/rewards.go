@@ -9,6 +9,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -134,4 +135,37 @@ func insertJob(c *river.Client[pgx.Tx]) func(ctx context.Context, args river.Job
 		}
 		return !res.UniqueSkippedAsDuplicate, nil
 	}
+}
+
+// workerChain opens the chain for `worker`: only MF_CHAIN_RPC_URL (the
+// embedded dev chain lives in serve), with the configured contracts and
+// operator key. Without them the worker runs no chain jobs and leaves the
+// chain queue to processes that can, rather than failing its jobs; it
+// returns the queues to work.
+func workerChain(ctx context.Context, cfg *Config, log *slog.Logger, st *store.Store, cl *closers) (*rewardsSetup, []string, error) {
+	rw := &rewardsSetup{}
+	if cfg.ChainRPCURL == "" {
+		log.Warn("MF_CHAIN_RPC_URL is not set: this worker runs no chain jobs (transaction journal, reward epochs, claim sync, " +
+			"version anchoring); set it with MF_CONTRACT_* and the operator key to run them here")
+	} else {
+		eth, _, _, err := openChain(ctx, cfg, log, cl)
+		if err != nil {
+			return nil, nil, err
+		}
+		if rw, err = setupRewards(ctx, cfg, log, st, eth, nil); err != nil {
+			return nil, nil, err
+		}
+		if rw.jobs == nil {
+			log.Warn("this worker runs no chain jobs: it needs MF_CONTRACT_* and an operator key (MF_OPERATOR_KEYSTORE or MF_OPERATOR_KEY)")
+		}
+	}
+	queues := cfg.Queues
+	if rw.jobs == nil && slices.Contains(queues, jobs.QueueChain) {
+		queues = slices.DeleteFunc(slices.Clone(queues), func(q string) bool { return q == jobs.QueueChain })
+		log.Warn("not working the chain queue", "queues", queues)
+		if len(queues) == 0 {
+			return nil, nil, errors.New("worker: the only queue asked for is chain, and this worker cannot run chain jobs (set MF_CHAIN_RPC_URL, MF_CONTRACT_* and the operator key)")
+		}
+	}
+	return rw, queues, nil
 }

@@ -207,7 +207,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir, PublicURL: cfg.PublicURL.String()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
@@ -325,14 +325,19 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+	rw, queues, err := workerChain(ctx, cfg, log, st, &cl)
+	if err != nil {
+		return err
+	}
+	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir,
+		Rewards: rw.jobs, PublicURL: cfg.PublicURL.String()}, jobs.Config{Queues: queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
 	if err := c.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
-	log.Info("worker running", "queues", cfg.Queues)
+	log.Info("worker running", "queues", queues)
 	<-ctx.Done()
 	log.Info("shutting down")
 	stopRiver(c, log, shutdownBudget-2*time.Second)
