@@ -58,9 +58,12 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status, policy string
 		var datanetID, contributorID int64
+		// No row lock here: the job updates the row's progress from another
+		// connection while records stream in. The final UPDATE re-checks the
+		// status, so a concurrent duplicate run cannot commit twice.
 		err := tx.QueryRow(ctx, `
 			SELECT c.status, d.contribution_policy, c.datanet_id, c.contributor_id
-			FROM contributions c JOIN datanets d ON d.id = c.datanet_id WHERE c.id = $1 FOR UPDATE OF c`, id).
+			FROM contributions c JOIN datanets d ON d.id = c.datanet_id WHERE c.id = $1`, id).
 			Scan(&status, &policy, &datanetID, &contributorID)
 		if err != nil {
 			return err
@@ -166,10 +169,13 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 			problems = []Problem{}
 		}
 		p, _ := json.Marshal(problems)
-		_, err = tx.Exec(ctx, `
+		tag, err = tx.Exec(ctx, `
 			UPDATE contributions SET status = $2, accepted_count = $3, duplicate_count = $4, near_duplicate_count = $5,
 			       rejected_count = $6, problems = $7, review_reason = $8, progress_rows = $9, updated_at = now()
-			WHERE id = $1`, id, final, res.Accepted, res.Duplicates, res.NearDups, rejected, p, reason, n+rejected)
+			WHERE id = $1 AND status = 'processing'`, id, final, res.Accepted, res.Duplicates, res.NearDups, rejected, p, reason, n+rejected)
+		if err == nil && tag.RowsAffected() == 0 {
+			return fmt.Errorf("contribution finished by another run: %w", ErrConflict)
+		}
 		return err
 	})
 	if err != nil {
