@@ -33,7 +33,9 @@ type StarterModelWorker struct {
 }
 
 // Timeout allows for a slow, busy machine.
-func (w *StarterModelWorker) Timeout(*river.Job[StarterModelArgs]) time.Duration { return 2 * time.Hour }
+func (w *StarterModelWorker) Timeout(*river.Job[StarterModelArgs]) time.Duration {
+	return 2 * time.Hour
+}
 
 // Work builds the model if it is missing.
 func (w *StarterModelWorker) Work(ctx context.Context, job *river.Job[StarterModelArgs]) error {
