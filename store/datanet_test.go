@@ -271,8 +271,18 @@ func TestReviewAndVersions(t *testing.T) {
 	if got, _ := f.s.ContributionByID(ctx, c2.ID); got.ReviewReason != "Off-topic for this Datanet" || got.Status != store.ContribRejected {
 		t.Fatalf("rejected = %+v", got)
 	}
+	// Nothing new was accepted: the same records make the same root, and a
+	// second identical version is refused.
+	var ve *store.ValidationError
+	if _, err := f.s.PublishVersion(ctx, f.owner, d.Slug, root); !errors.As(err, &ve) {
+		t.Fatalf("identical version published: %v", err)
+	}
+	c3, _, _ := f.contribute(t, f.stranger, d.Slug, &recs{list: []store.IngestRecord{record(1, "new", 11)}})
+	if _, err := f.s.ReviewContribution(ctx, f.owner, c3.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
 	v2, err := f.s.PublishVersion(ctx, f.owner, d.Slug, root)
-	if err != nil || v2.Version != 2 || v2.Records != 2 {
+	if err != nil || v2.Version != 2 || v2.Records != 3 || len(v2.Shares) != 2 {
 		t.Fatalf("v2 = %+v, %v", v2, err)
 	}
 	// Versions are immutable in the database itself.

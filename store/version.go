@@ -69,8 +69,15 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		}
 		var next int
 		var chars int64
-		if err := tx.QueryRow(ctx, `SELECT coalesce(max(version), 0) + 1 FROM datanet_versions WHERE datanet_id = $1`, d.ID).Scan(&next); err != nil {
+		var lastRoot string
+		if err := tx.QueryRow(ctx, `
+			SELECT coalesce(max(version), 0) + 1,
+			       coalesce((SELECT merkle_root FROM datanet_versions WHERE datanet_id = $1 ORDER BY version DESC LIMIT 1), '')
+			FROM datanet_versions WHERE datanet_id = $1`, d.ID).Scan(&next, &lastRoot); err != nil {
 			return err
+		}
+		if r == lastRoot {
+			return &ValidationError{Fields: map[string]string{"version": fmt.Sprintf("Nothing changed since version %d: accept new records first.", next-1)}}
 		}
 		srows, err := tx.Query(ctx, `
 			SELECT u.address, count(*), sum(r.chars) FROM records r JOIN users u ON u.id = r.contributor_id
@@ -109,6 +116,10 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		return audit(ctx, tx, a.UserID, "version.publish", "datanet", slug, nil,
 			map[string]any{"version": next, "records": len(hashes), "merkleRoot": r}, "")
 	})
+	var ve *ValidationError
+	if errors.As(err, &ve) {
+		return nil, ve
+	}
 	if err != nil {
 		if errors.Is(err, ErrNothingToPublish) {
 			return nil, &ValidationError{Fields: map[string]string{"version": "There are no accepted records yet: accept a contribution first."}}
