@@ -93,7 +93,7 @@ func (a *Anchorer) anchor(ctx context.Context, v store.UnanchoredVersion) (bool,
 	key := DatanetKey(v.DatanetID)
 	root := common.HexToHash(v.MerkleRoot)
 	data := registryABI.PackAnchorDatanetVersion(key, uint64(v.Version), root, uint64(v.Records), a.VersionURI(v.Slug, v.Version))
-	t, err := a.Sender.Intent(ctx, fmt.Sprintf("anchor:version:%d", v.ID), "anchor_version", a.Deployment.ProvenanceRegistry, nil, data)
+	t, err := a.Sender.Intent(ctx, store.AnchorIntentKey(v.ID), "anchor_version", a.Deployment.ProvenanceRegistry, nil, data)
 	if err != nil {
 		return false, fmt.Errorf("anchor version %d: %w", v.ID, err)
 	}

@@ -18,13 +18,20 @@ type UnanchoredVersion struct {
 	Records    int64
 }
 
+// AnchorIntentKey is the journal key of version id's anchoring
+// transaction.
+func AnchorIntentKey(versionID int64) string { return fmt.Sprintf("anchor:version:%d", versionID) }
+
 // UnanchoredVersions lists up to limit published versions without an
-// anchor transaction, oldest first.
+// anchor transaction, oldest first; versions whose anchoring transaction
+// failed come after all others, so that they never starve new ones.
 func (s *Store) UnanchoredVersions(ctx context.Context, limit int) ([]UnanchoredVersion, error) {
 	rows, err := s.pool.Query(ctx, `
 		SELECT v.id, v.datanet_id, d.slug, v.version, v.merkle_root, v.record_count
 		FROM datanet_versions v JOIN datanets d ON d.id = v.datanet_id
-		WHERE v.anchor_tx IS NULL ORDER BY v.id LIMIT $1`, limit)
+		LEFT JOIN chain_txs t ON t.intent_key = 'anchor:version:' || v.id
+		WHERE v.anchor_tx IS NULL
+		ORDER BY coalesce(t.status = 'failed', false), v.id LIMIT $1`, limit)
 	if err != nil {
 		return nil, fmt.Errorf("unanchored versions: %w", err)
 	}
