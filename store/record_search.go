@@ -1,8 +1,10 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
@@ -41,21 +43,36 @@ func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, li
 	// their arguments every time (QueryExecModeExec): a cached generic plan
 	// cannot know whether the words are rare (use the GIN index) or common
 	// (walk the newest records and stop early).
-	var total int64
-	err := s.pool.QueryRow(ctx, `
-		SELECT count(*) FROM (
-			SELECT 1 FROM records r
-			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
-			LIMIT $3) m`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1).Scan(&total)
+	rows, err := s.pool.Query(ctx, `
+		SELECT r.id FROM records r
+		WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
+		LIMIT $3`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
-	if total == 0 || (total <= SearchCountLimit && int64(offset) >= total) {
-		return nil, total, nil
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
-		WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
-		ORDER BY r.id DESC LIMIT $3 OFFSET $4`, pgx.QueryExecModeExec, datanetID, q, limit, offset)
+	total := int64(len(ids))
+	if total <= SearchCountLimit {
+		// Every match is known: page through them here rather than let the
+		// planner walk the newest records looking for a rare phrase (its
+		// estimate for phrases is that of the words alone).
+		if offset >= len(ids) {
+			return nil, total, nil
+		}
+		slices.SortFunc(ids, func(a, b int64) int { return cmp.Compare(b, a) })
+		ids = ids[offset:min(offset+limit, len(ids))]
+		rows, err = s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
+			WHERE r.id = ANY($1) ORDER BY r.id DESC`, ids)
+	} else {
+		// Many matches: the newest ones are found by walking back from the
+		// newest record.
+		rows, err = s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
+			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
+			ORDER BY r.id DESC LIMIT $3 OFFSET $4`, pgx.QueryExecModeExec, datanetID, q, limit, offset)
+	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
