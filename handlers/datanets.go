@@ -300,13 +300,21 @@ func (h *Handlers) ShowDatanet(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case tab == "records" && acc.Read:
 		page := pageNumber(r)
-		recs, err := h.Store.DatanetRecords(ctx, d.ID, recordsPerPage, (page-1)*recordsPerPage)
+		total := d.Records
+		var recs []store.Record
+		var err error
+		if v.RecordQuery = strings.TrimSpace(r.URL.Query().Get("q")); v.RecordQuery != "" {
+			recs, total, err = h.Store.SearchRecords(ctx, d.ID, v.RecordQuery, recordsPerPage, (page-1)*recordsPerPage)
+			v.RecordMatchesMore = total > store.SearchCountLimit
+		} else {
+			recs, err = h.Store.DatanetRecords(ctx, d.ID, recordsPerPage, (page-1)*recordsPerPage)
+		}
 		if err != nil {
 			h.Fail(w, r, err)
 			return
 		}
 		v.Records = recordRows(recs, d.Schema)
-		v.RecordPager = views.Pager{Page: page, PerPage: recordsPerPage, Total: d.Records, Href: pagerHref(r)}
+		v.RecordPager = views.Pager{Page: page, PerPage: recordsPerPage, Total: total, Href: pagerHref(r)}
 	case tab == "contributions" && a.UserID != 0:
 		only := a.UserID
 		if acc.Review {

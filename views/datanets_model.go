@@ -65,6 +65,8 @@ type Datanet struct {
 	VersionList        []DatanetVersion
 	Records            []RecordRow // current page of the record browser (accepted records)
 	RecordPager        Pager
+	RecordQuery        string             // search within the records tab; empty lists them all
+	RecordMatchesMore  bool               // the search counted matches up to a cap and there are more
 	Tab                string             // "overview", "records", "versions", "contributions", "access"
 	Contributions      []ContributionRow  // for the contributions tab (reviewers see all, others their own)
 	AccessRequests     []AccessRequestRow // for the owner's access tab
