@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -165,14 +166,24 @@ func BenchmarkDatanetMillion(b *testing.B) {
 		}
 		for b.Loop() {
 			var lat []time.Duration
+			byKind := map[string][]time.Duration{}
+			type slow struct {
+				q string
+				d time.Duration
+			}
+			var slowest []slow
 			var hits int64
-			for _, q := range queries {
+			for i, q := range queries {
 				start := time.Now()
 				_, total, err := s.SearchRecords(ctx, d.ID, q, 25, 0)
 				if err != nil {
 					b.Fatal(err)
 				}
-				lat = append(lat, time.Since(start))
+				el := time.Since(start)
+				lat = append(lat, el)
+				kind := [...]string{"word", "word", "2words", "phrase"}[i%4]
+				byKind[kind] = append(byKind[kind], el)
+				slowest = append(slowest, slow{q, el})
 				hits += total
 			}
 			slices.Sort(lat)
@@ -180,6 +191,14 @@ func BenchmarkDatanetMillion(b *testing.B) {
 			b.ReportMetric(ms(lat[len(lat)*95/100]), "p95-ms")
 			b.ReportMetric(ms(lat[len(lat)-1]), "max-ms")
 			b.ReportMetric(float64(hits)/float64(len(queries)), "matches/query")
+			for k, l := range byKind {
+				slices.Sort(l)
+				b.ReportMetric(ms(l[len(l)*95/100]), k+"-p95-ms")
+			}
+			slices.SortFunc(slowest, func(a, b slow) int { return cmp.Compare(b.d, a.d) })
+			for _, x := range slowest[:5] {
+				b.Logf("slow: %-30s %s", x.q, x.d.Round(time.Millisecond))
+			}
 		}
 	})
 }
