@@ -43,18 +43,12 @@ func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, li
 	// their arguments every time (QueryExecModeExec): a cached generic plan
 	// cannot know whether the words are rare (use the GIN index) or common
 	// (walk the newest records and stop early).
-	rows, err := s.pool.Query(ctx, `
-		SELECT r.id FROM records r
-		WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
-		LIMIT $3`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1)
-	if err != nil {
-		return nil, 0, fmt.Errorf("search records: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	ids, err := s.matchingRecordIDs(ctx, datanetID, q)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
 	total := int64(len(ids))
+	var rows pgx.Rows
 	if total <= SearchCountLimit {
 		// Every match is known: page through them here rather than let the
 		// planner walk the newest records looking for a rare phrase (its
@@ -81,4 +75,32 @@ func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, li
 		return nil, 0, fmt.Errorf("search records: %w", err)
 	}
 	return recs, total, nil
+}
+
+// matchingRecordIDs returns up to SearchCountLimit+1 ids of accepted
+// records matching q, in no particular order.
+func (s *Store) matchingRecordIDs(ctx context.Context, datanetID int64, q string) ([]int64, error) {
+	var ids []int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if strings.ContainsRune(q, '"') {
+			// The planner estimates a phrase like its words alone: for two
+			// common words it expects many matches and scans the table,
+			// stopping early, but a rare phrase of common words makes that
+			// a scan of the whole table. The GIN index narrows the rows to
+			// those holding every word; only they are checked for adjacency.
+			if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off`); err != nil {
+				return err
+			}
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT r.id FROM records r
+			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND r.search @@ websearch_to_tsquery('english', $2)
+			LIMIT $3`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1)
+		if err != nil {
+			return err
+		}
+		ids, err = pgx.CollectRows(rows, pgx.RowTo[int64])
+		return err
+	})
+	return ids, err
 }
