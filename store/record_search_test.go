@@ -107,3 +107,31 @@ func TestSearchRecords(t *testing.T) {
 		t.Fatalf("after review: %d %d %v", len(got), total, err)
 	}
 }
+
+// TestSearchRecordsManyMatches covers the capped count: past
+// SearchCountLimit matches the total says "more", and pages still come
+// newest first, beyond the cap too.
+func TestSearchRecordsManyMatches(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	d := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
+	n := store.SearchCountLimit + 5
+	list := make([]store.IngestRecord, 0, n)
+	for i := range n {
+		list = append(list, record(i+1, fmt.Sprintf("Common question %d about sleep", i), byte(i)))
+	}
+	if _, res, err := f.contribute(t, f.contributor, d.Slug, &recs{list: list}); err != nil || res.Accepted != int64(n) {
+		t.Fatalf("contribute: %+v %v", res, err)
+	}
+	got, total, err := f.s.SearchRecords(ctx, d.ID, "sleep", 10, 0)
+	if err != nil || total != store.SearchCountLimit+1 || len(got) != 10 {
+		t.Fatalf("first page: %d records, total %d, %v", len(got), total, err)
+	}
+	if want := fmt.Sprintf("Common question %d about sleep", n-1); got[0].Fields["instruction"] != want {
+		t.Fatalf("first match %q, want the newest %q", got[0].Fields["instruction"], want)
+	}
+	last, _, err := f.s.SearchRecords(ctx, d.ID, "sleep", 10, n-3)
+	if err != nil || len(last) != 3 || last[2].Fields["instruction"] != "Common question 0 about sleep" {
+		t.Fatalf("last page: %v %v", last, err)
+	}
+}
