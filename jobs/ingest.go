@@ -113,8 +113,8 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 		}
 		return out
 	}
-	res, err := w.store.CommitIngest(ctx, id, src, func() (int64, []store.Problem) {
-		return int64(report.Rejected), problems()
+	res, err := w.store.CommitIngest(ctx, id, src, func() store.ParseReport {
+		return store.ParseReport{Rejected: int64(report.Rejected), Duplicates: int64(report.Duplicates), Problems: problems()}
 	}, similarity)
 	close(src.done)
 	cancel()

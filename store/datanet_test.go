@@ -98,7 +98,7 @@ func (f *fixture) contribute(t *testing.T, a store.Actor, slug string, src *recs
 	if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
 		t.Fatalf("start ingest: %v %v", ok, err)
 	}
-	res, err := f.s.CommitIngest(ctx, c.ID, src, func() (int64, []store.Problem) { return 0, nil }, sameByte)
+	res, err := f.s.CommitIngest(ctx, c.ID, src, func() store.ParseReport { return store.ParseReport{} }, sameByte)
 	return c, res, err
 }
 

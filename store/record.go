@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -30,6 +31,13 @@ type RecordSource interface {
 	Err() error
 }
 
+// ParseReport is what the parser rejected or dropped, for the report.
+type ParseReport struct {
+	Rejected   int64 // rows that did not fit the schema or limits
+	Duplicates int64 // exact duplicates of earlier rows of the same file
+	Problems   []Problem
+}
+
 // Similarity estimates the Jaccard similarity of two MinHash signatures.
 type Similarity func(a, b []byte) float64
 
@@ -52,8 +60,9 @@ const NearDupThreshold = 0.8
 // the same work: the transaction of the crashed run never committed.
 //
 // report is called once src is exhausted, still inside the transaction,
-// for the rows the parser rejected and its problems (line order).
-func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, report func() (rejected int64, problems []Problem), sim Similarity) (IngestResult, error) {
+// for what the parser did not emit: rejected rows, exact duplicates within
+// the file, and its problems (line order).
+func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, report func() ParseReport, sim Similarity) (IngestResult, error) {
 	var res IngestResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status, policy string
@@ -104,7 +113,8 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if err != nil {
 			return fmt.Errorf("copy records: %w", err)
 		}
-		rejected, problems := report()
+		pr := report()
+		rejected, problems := pr.Rejected, pr.Problems
 		recStatus := "accepted"
 		if policy == PolicyReview {
 			recStatus = "pending"
@@ -117,7 +127,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 			return fmt.Errorf("insert records: %w", err)
 		}
 		res.Accepted = tag.RowsAffected()
-		res.Duplicates = n - res.Accepted
+		res.Duplicates = n - res.Accepted + pr.Duplicates
 
 		// Report duplicates by line, after the parser's own problems.
 		if res.Duplicates > 0 && len(problems) < MaxProblems {
@@ -162,6 +172,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 			final = ContribInReview
 		}
 		res.Status = final
+		slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
 		if len(problems) > MaxProblems {
 			problems = problems[:MaxProblems]
 		}

@@ -190,7 +190,7 @@ func TestDatanetLifecycleOverAPI(t *testing.T) {
 		t.Fatalf("upload = %d %+v", r.StatusCode, created)
 	}
 	c := a.waitContribution(t, contrib, created.ID)
-	if c.Status != "in_review" || c.Accepted != 3 || c.Rejected != 2 {
+	if c.Status != "in_review" || c.Accepted != 3 || c.Rejected != 2 || c.Duplicates != 1 {
 		t.Fatalf("report = %+v", c)
 	}
 	lines := map[int]bool{}
@@ -253,7 +253,7 @@ func TestDatanetLifecycleOverAPI(t *testing.T) {
 	}
 	// The same file again adds nothing: every row is a duplicate.
 	decode(t, a.upload(t, owner, d.Slug, "again.jsonl", file), &created)
-	if c := a.waitContribution(t, owner, created.ID); c.Status != "rejected" || c.Accepted != 0 || c.Duplicates != 3 {
+	if c := a.waitContribution(t, owner, created.ID); c.Status != "rejected" || c.Accepted != 0 || c.Duplicates != 4 || c.Problems[0].Line != 1 {
 		t.Fatalf("re-upload = %+v", c)
 	}
 	// Garbage is rejected whole with a reason, keeping nothing.
