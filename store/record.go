@@ -119,14 +119,24 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if policy == PolicyReview {
 			recStatus = "pending"
 		}
-		tag, err := tx.Exec(ctx, `
-			INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, fields, chars, line, status, pii, minhash)
-			SELECT $1, $2, $3, hash, canonical, fields, chars, line, $4, pii, minhash FROM ingest_tmp ORDER BY line
-			ON CONFLICT (datanet_id, hash) DO NOTHING`, datanetID, id, contributorID, recStatus)
+		if _, err := tx.Exec(ctx, `ANALYZE ingest_tmp`); err != nil {
+			return err
+		}
+		// Records and their LSH band keys in one statement: the bands come
+		// from the rows the insert returns, so no join back to records.
+		err = tx.QueryRow(ctx, `
+			WITH ins AS (
+				INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, fields, chars, line, status, pii, minhash)
+				SELECT $1, $2, $3, hash, canonical, fields, chars, line, $4, pii, minhash FROM ingest_tmp ORDER BY line
+				ON CONFLICT (datanet_id, hash) DO NOTHING
+				RETURNING id, line),
+			bands AS (
+				INSERT INTO record_bands (datanet_id, band_key, record_id)
+				SELECT $1, b, ins.id FROM ins JOIN ingest_tmp t ON t.line = ins.line, unnest(t.bands) b)
+			SELECT count(*) FROM ins`, datanetID, id, contributorID, recStatus).Scan(&res.Accepted)
 		if err != nil {
 			return fmt.Errorf("insert records: %w", err)
 		}
-		res.Accepted = tag.RowsAffected()
 		res.Duplicates = n - res.Accepted + pr.Duplicates
 
 		// Report duplicates by line, after the parser's own problems.
@@ -152,12 +162,6 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		}
 
 		if res.Accepted > 0 {
-			if _, err := tx.Exec(ctx, `
-				INSERT INTO record_bands (datanet_id, band_key, record_id)
-				SELECT $1, b, r.id FROM records r JOIN ingest_tmp t ON t.hash = r.hash AND t.line = r.line, unnest(t.bands) b
-				WHERE r.datanet_id = $1 AND r.contribution_id = $2`, datanetID, id); err != nil {
-				return fmt.Errorf("insert band keys: %w", err)
-			}
 			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, sim); err != nil {
 				return err
 			}
@@ -180,7 +184,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 			problems = []Problem{}
 		}
 		p, _ := json.Marshal(problems)
-		tag, err = tx.Exec(ctx, `
+		tag, err := tx.Exec(ctx, `
 			UPDATE contributions SET status = $2, accepted_count = $3, duplicate_count = $4, near_duplicate_count = $5,
 			       rejected_count = $6, problems = $7, review_reason = $8, progress_rows = $9, updated_at = now()
 			WHERE id = $1 AND status = 'processing'`, id, final, res.Accepted, res.Duplicates, res.NearDups, rejected, p, reason, n+rejected)
