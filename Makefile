@@ -27,7 +27,7 @@ build:
 
 ## generate: regenerate templ components (commit the *_templ.go files)
 generate:
-	$(GO) tool templ generate -path views
+	$(GO) tool templ generate
 
 ## contracts: compile Solidity with npm solc and regenerate the Go bindings
 contracts:

@@ -8,7 +8,9 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cp -r views "$tmp/views"
 find "$tmp/views" -name '*_templ.go' -delete
-go tool templ generate -path "$tmp/views" >/dev/null 2>&1
+# Generate from the parent of views/, as `go tool templ generate` at the
+# repository root does, so the file names inside the output match.
+go tool templ generate -path "$tmp" >/dev/null 2>&1
 stale=0
 for f in "$tmp"/views/*_templ.go; do
   rel="views/$(basename "$f")"
