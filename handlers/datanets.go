@@ -394,7 +394,7 @@ func (h *Handlers) storeUpload(r *http.Request, schema string) (store.Contributi
 	}
 	mr, err := r.MultipartReader()
 	if err != nil {
-		return store.ContributionInput{}, problem(http.StatusBadRequest, "bad_multipart", "The upload could not be read: "+err.Error())
+		return store.ContributionInput{}, &Problem{Status: http.StatusBadRequest, Code: "bad_multipart", Message: "The upload could not be read: send the file as multipart/form-data field \"file\".", Err: err}
 	}
 	form := map[string]any{}
 	for {
@@ -439,7 +439,9 @@ func (h *Handlers) uploadErr(err error) error {
 	if errors.As(err, &maxErr) {
 		return problem(http.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf("The file is larger than the %.0f MB limit.", float64(h.MaxUploadBytes)/(1<<20)))
 	}
-	return err
+	// A truncated or malformed body, or a client that went away: the
+	// user's side. The cause stays in the log.
+	return &Problem{Status: http.StatusBadRequest, Code: "bad_upload", Message: "The upload could not be read completely. Please try again.", Err: err}
 }
 
 // storeRecords writes records as a JSONL object so that form and API

@@ -121,13 +121,17 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	for range src.ch { // let the parser goroutine finish
 	}
 	if err != nil {
-		if parseErr != nil && (errors.Is(parseErr, errFatal) || ctx.Err() == nil) {
+		var pe *ingest.ProblemError
+		if errors.Is(parseErr, errFatal) || errors.As(parseErr, &pe) {
 			// The file itself is bad: nothing is kept, the report says why.
 			ps := problems()
 			if len(ps) == 0 {
 				ps = []store.Problem{{Reason: "The file could not be read: " + userMessage(parseErr)}}
 			}
 			return w.store.FailIngest(ctx, id, int64(report.Rejected), ps)
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return nil // another run finished this contribution
 		}
 		return err // infrastructure trouble: River retries from scratch
 	}

@@ -266,15 +266,18 @@ func (s *Store) FailIngest(ctx context.Context, id int64, rejected int64, proble
 	}
 	p, _ := json.Marshal(problems)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `
-			WITH gone AS (DELETE FROM records WHERE contribution_id = $1 RETURNING id)
-			DELETE FROM record_bands WHERE record_id IN (SELECT id FROM gone)`, id); err != nil {
-			return err
-		}
-		_, err := tx.Exec(ctx, `
+		// Status first: a contribution another run already finished keeps
+		// its records.
+		tag, err := tx.Exec(ctx, `
 			UPDATE contributions SET status = 'failed', problems = $2, rejected_count = $3, accepted_count = 0,
 			       duplicate_count = 0, near_duplicate_count = 0, updated_at = now()
 			WHERE id = $1 AND status = 'processing'`, id, p, rejected)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		_, err = tx.Exec(ctx, `
+			WITH gone AS (DELETE FROM records WHERE contribution_id = $1 RETURNING id)
+			DELETE FROM record_bands WHERE record_id IN (SELECT id FROM gone)`, id)
 		return err
 	})
 	if err != nil {

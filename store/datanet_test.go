@@ -221,6 +221,16 @@ func TestIngestAllOrNothingAndDuplicates(t *testing.T) {
 	if _, ok, _ := f.s.StartIngest(ctx, c2.ID); ok {
 		t.Fatal("final contribution restarted")
 	}
+	// A late, failing duplicate run cannot wipe what another run committed.
+	if err := f.s.FailIngest(ctx, c2.ID, 0, []store.Problem{{Reason: "late"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := f.s.ContributionByID(ctx, c2.ID); got.Status != store.ContribAccepted || got.Accepted != 1 {
+		t.Fatalf("late failure changed a final contribution: %+v", got)
+	}
+	if n := mustCount(t, f.s, d.Slug); n != 3 {
+		t.Fatalf("records after a late failure = %d, want 3", n)
+	}
 }
 
 func mustCount(t *testing.T, s *store.Store, slug string) int64 {

@@ -208,7 +208,7 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 		FROM record_bands nb
 		JOIN records nr ON nr.id = nb.record_id AND nr.contribution_id = $2
 		JOIN record_bands ob ON ob.datanet_id = $1 AND ob.band_key = nb.band_key AND ob.record_id < nb.record_id
-		JOIN records orr ON orr.id = ob.record_id
+		JOIN records orr ON orr.id = ob.record_id AND (orr.status = 'accepted' OR orr.contribution_id = $2)
 		WHERE nb.datanet_id = $1`, datanetID, contributionID)
 	if err != nil {
 		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
@@ -263,8 +263,9 @@ type Record struct {
 }
 
 const recordColumns = `r.id, r.hash, r.fields, r.canonical, r.chars, r.line, r.status, u.address, r.pii,
-	coalesce((SELECT o.hash FROM records o WHERE o.id = r.near_dup_of), ''),
-	(SELECT o.fields FROM records o WHERE o.id = r.near_dup_of), coalesce(r.near_dup_score, 0), r.created_at`
+	coalesce((SELECT o.hash FROM records o WHERE o.id = r.near_dup_of AND (o.status = 'accepted' OR o.contribution_id = r.contribution_id)), ''),
+	(SELECT o.fields FROM records o WHERE o.id = r.near_dup_of AND (o.status = 'accepted' OR o.contribution_id = r.contribution_id)),
+	coalesce(r.near_dup_score, 0), r.created_at`
 
 func scanRecords(rows pgx.Rows) ([]Record, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Record, error) {
@@ -345,6 +346,15 @@ func (s *Store) FixRecord(ctx context.Context, a Actor, contributionID int64, ha
 	}
 	var id int64
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		// Re-check under a lock: a fix racing an accept must not rewrite a
+		// record nobody reviewed.
+		var status string
+		if err := tx.QueryRow(ctx, `SELECT status FROM contributions WHERE id = $1 FOR UPDATE`, contributionID).Scan(&status); err != nil {
+			return err
+		}
+		if status != ContribInReview {
+			return ErrConflict
+		}
 		fields, err := json.Marshal(rec.Fields)
 		if err != nil {
 			return err
