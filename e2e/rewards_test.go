@@ -23,28 +23,6 @@ import (
 	"github.com/modelfactory/modelfactory/chain"
 )
 
-// txProviderJS is providerJS plus what the Claim button needs:
-// eth_sendTransaction (signed in Go with the wallet's key and sent to the
-// dev chain) and eth_getTransactionReceipt.
-const txProviderJS = `(() => {
-  const address = %q, chainId = %q;
-  window.ethereum = {
-    request: async ({ method, params }) => {
-      switch (method) {
-        case "eth_requestAccounts": case "eth_accounts": return [address.toLowerCase()];
-        case "eth_chainId": return chainId;
-        case "personal_sign": return window.mfSign({ data: params[0], account: params[1] });
-        case "eth_sendTransaction": return window.mfSendTx(params[0]);
-        case "eth_getTransactionReceipt": {
-          const r = await window.mfReceipt(params[0]);
-          return r.found ? { status: r.status, transactionHash: params[0] } : null;
-        }
-        default: { const e = new Error("unsupported method " + method); e.code = 4200; throw e; }
-      }
-    },
-    on() {}, removeListener() {},
-  };
-})();`
 
 type txRequest struct {
 	From string `json:"from"`
@@ -151,7 +129,7 @@ func TestBrowserClaimRewards(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	js := fmt.Sprintf(txProviderJS, w.address(), hexutil.EncodeBig(chainID))
+	js := fmt.Sprintf(providerJS, w.address(), hexutil.EncodeBig(chainID))
 	err = chromedp.Do(ctx,
 		chromedp.ExposeFunc("mfSign", w.sign),
 		chromedp.ExposeFunc("mfSendTx", w.sendTx),

@@ -23,18 +23,27 @@ import (
 // providerJS is an EIP-1193 provider like a wallet extension injects. Its
 // personal_sign calls back into the test (a CDP binding), where a real
 // secp256k1 key signs; accounts come back lower-case, as some wallets send
-// them, so the app's checksumming path is exercised too.
+// them, so the app's checksumming path is exercised too. Transactions
+// (eth_sendTransaction, eth_getTransactionReceipt) work when the test also
+// exposes mfSendTx and mfReceipt (see rewards_test.go).
 const providerJS = `(() => {
   const address = %q, chainId = %q;
+  const unsupported = (method) => { const e = new Error("unsupported method " + method); e.code = 4200; return e; };
   window.ethereum = {
     request: async ({ method, params }) => {
       switch (method) {
         case "eth_requestAccounts": case "eth_accounts": return [address.toLowerCase()];
         case "eth_chainId": return chainId;
-        case "personal_sign": {
-          return window.mfSign({ data: params[0], account: params[1] });
+        case "personal_sign": return window.mfSign({ data: params[0], account: params[1] });
+        case "eth_sendTransaction":
+          if (!window.mfSendTx) throw unsupported(method);
+          return window.mfSendTx(params[0]);
+        case "eth_getTransactionReceipt": {
+          if (!window.mfReceipt) throw unsupported(method);
+          const r = await window.mfReceipt(params[0]);
+          return r.found ? { status: r.status, transactionHash: params[0] } : null;
         }
-        default: { const e = new Error("unsupported method " + method); e.code = 4200; throw e; }
+        default: throw unsupported(method);
       }
     },
     on() {}, removeListener() {},
