@@ -23,7 +23,6 @@ import (
 	"github.com/modelfactory/modelfactory/chain"
 )
 
-
 type txRequest struct {
 	From string `json:"from"`
 	To   string `json:"to"`
