@@ -76,9 +76,11 @@ func NewRouter(o Options) http.Handler {
 
 		r.Group(func(r chi.Router) {
 			r.Use(h.RequireRole(store.RoleUser))
-			for _, area := range []string{"models", "finetunes", "playground", "labeling"} {
-				r.Get("/"+area, h.Area(area))
-			}
+			// Areas owned by their own files (routes_*.go).
+			labelingRoutes(r, h)
+			moderationRoutes(r, h)
+			finetuneRoutes(r, h)
+			modelRoutes(r, h)
 			// Rewards (handlers/rewards.go).
 			r.Get("/rewards", h.RewardsPage)
 			r.Get("/api/v1/rewards", h.RewardsAPI)
@@ -135,6 +137,7 @@ func NewRouter(o Options) http.Handler {
 			r.Get("/rewards", h.AdminRewardsPage)
 			r.Post("/rewards/grants", h.AdminGrant)
 			r.Post("/rewards/close", h.AdminCloseEpoch)
+			adminModerationRoutes(r, h)
 			if o.Jobs != nil {
 				r.With(riverUIHeaders).Mount("/jobs", o.Jobs)
 			}
