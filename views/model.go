@@ -18,6 +18,7 @@ type Page struct {
 	RequestID   string    // shown on error pages so users can quote it
 	Charts      bool      // load uPlot (JS + CSS) for pages that draw charts
 	Wide        bool      // let the content column use the full width (big tables)
+	Scripts     []string  // extra deferred scripts under static/ ("label.js"), loaded after app.js
 }
 
 // Crumb is one breadcrumb link.
