@@ -117,8 +117,10 @@ CREATE TABLE models (
     -- tokenizer files) under merged_prefix. Hashes are 0x SHA-256 of the
     -- safetensors files.
     adapter_prefix  TEXT NOT NULL DEFAULT '',
+    adapter_files   JSONB NOT NULL DEFAULT '[]',      -- [{"name","size","sha256"}]
     adapter_hash    TEXT NOT NULL DEFAULT '' CHECK (adapter_hash = '' OR adapter_hash ~ '^0x[0-9a-f]{64}$'),
     merged_prefix   TEXT NOT NULL DEFAULT '',
+    merged_files    JSONB NOT NULL DEFAULT '[]',
     merged_hash     TEXT NOT NULL DEFAULT '' CHECK (merged_hash = '' OR merged_hash ~ '^0x[0-9a-f]{64}$'),
     visibility      TEXT NOT NULL DEFAULT 'private' CHECK (visibility IN ('private', 'unlisted', 'public')),
     published_at    TIMESTAMPTZ,

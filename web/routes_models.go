@@ -6,9 +6,7 @@ import (
 	"github.com/modelfactory/modelfactory/handlers"
 )
 
-// modelRoutes registers the model catalog, model pages, the Playground and
-// their API.
+// modelRoutes registers the model catalog, model pages and their API.
 func modelRoutes(r chi.Router, h *handlers.Handlers) {
 	r.Get("/models", h.Area("models"))
-	r.Get("/playground", h.Area("playground"))
 }

@@ -81,6 +81,7 @@ func NewRouter(o Options) http.Handler {
 			moderationRoutes(r, h)
 			finetuneRoutes(r, h)
 			modelRoutes(r, h)
+			playgroundRoutes(r, h)
 			// Rewards (handlers/rewards.go).
 			r.Get("/rewards", h.RewardsPage)
 			r.Get("/api/v1/rewards", h.RewardsAPI)
