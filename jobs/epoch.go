@@ -33,6 +33,10 @@ type Rewards struct {
 	Sender     *Sender
 	Client     ChainClient
 	Deployment chain.Deployment
+	// StartBlock is where the first scan for Claimed events starts when
+	// the database has no cursor for this distributor yet: its deployment
+	// block on a long chain, so the scan does not read from genesis.
+	StartBlock uint64
 	Log        *slog.Logger
 }
 
@@ -299,7 +303,7 @@ func (r *Rewards) SyncClaims(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	from := uint64(0)
+	from := r.StartBlock
 	if found {
 		from = last + 1
 	}

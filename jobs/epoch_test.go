@@ -130,6 +130,27 @@ func TestEpochsEndToEnd(t *testing.T) {
 		t.Fatalf("after claiming: %+v %v", info, err)
 	}
 
+	// A database that never scanned this distributor starts at StartBlock:
+	// from just after the head it records none of the claims, from 0 all.
+	head, err := e.client.BlockNumber(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		start uint64
+		want  *big.Int
+	}{{head + 1, new(big.Int)}, {0, oneOPEN(25)}} {
+		fresh := *e.rewards(1)
+		fresh.Store = store.New(pgtestPool(t))
+		fresh.StartBlock = tc.start
+		if err := fresh.SyncClaims(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if total, err := fresh.Store.ClaimedTotal(ctx); err != nil || total.Cmp(tc.want) != 0 {
+			t.Fatalf("first scan from block %d recorded %s claimed (%v), want %s", tc.start, total, err, tc.want)
+		}
+	}
+
 	// Claims are reconciled from Claimed events.
 	if err := e.rewards(1).SyncClaims(ctx); err != nil {
 		t.Fatal(err)

@@ -37,6 +37,7 @@ type Config struct {
 	Workers     int
 	// Chain work (rewards): see README.
 	Confirmations    uint64        // MF_CONFIRMATIONS; 0 means 1 on the dev chain, 12 elsewhere
+	ChainStartBlock  uint64        // MF_CHAIN_START_BLOCK: where the first Claimed-event scan starts
 	EpochEvery       time.Duration // MF_EPOCH_INTERVAL
 	ExplorerURL      string        // MF_EXPLORER_URL
 	OperatorKeystore string        // MF_OPERATOR_KEYSTORE (password in MF_OPERATOR_PASSWORD)
@@ -66,6 +67,7 @@ type rawConfig struct {
 	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
 	confirmations, epochInterval, explorerURL, operatorKeystore           string
+	chainStartBlock                                                       string
 	contractOPEN, contractRewards, contractProvenance                     string
 	maxUploadMB, demo                                                     string
 }
@@ -92,6 +94,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_QUEUES", "queues", strings.Join(jobs.DefaultQueues, ","), "River queues this process works", &rc.queues},
 		{"MF_WORKERS", "workers", "4", "concurrent jobs per queue (training queues run one at a time)", &rc.workers},
 		{"MF_CONFIRMATIONS", "confirmations", "", "blocks after which a transaction is final (default 1 on the dev chain, 12 elsewhere)", &rc.confirmations},
+		{"MF_CHAIN_START_BLOCK", "chain-start-block", "0", "first block scanned for the distributor's Claimed events when this database has never scanned it (its deployment block on a real network)", &rc.chainStartBlock},
 		{"MF_EPOCH_INTERVAL", "epoch-interval", "24h", "how often the reward epoch closes (Go duration)", &rc.epochInterval},
 		{"MF_EXPLORER_URL", "explorer-url", "", "block explorer base URL for transaction links, e.g. https://etherscan.io", &rc.explorerURL},
 		{"MF_OPERATOR_KEYSTORE", "operator-keystore", "", "keystore file of the operator key (password in $MF_OPERATOR_PASSWORD); or set $MF_OPERATOR_KEY (hex)", &rc.operatorKeystore},
@@ -221,6 +224,9 @@ func (rc *rawConfig) validate() (*Config, error) {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
 	} else {
 		c.MaxUploadBytes = int64(mb) << 20
+	}
+	if c.ChainStartBlock, err = strconv.ParseUint(rc.chainStartBlock, 10, 64); err != nil {
+		bad("MF_CHAIN_START_BLOCK %q must be a block number (a non-negative integer)", rc.chainStartBlock)
 	}
 	if rc.confirmations != "" {
 		if c.Confirmations, err = strconv.ParseUint(rc.confirmations, 10, 64); err != nil || c.Confirmations < 1 || c.Confirmations > 1000 {

@@ -73,7 +73,7 @@ func setupRewards(ctx context.Context, cfg *Config, log *slog.Logger, st *store.
 	}
 	log.Info("contracts ready", "chain_id", dep.ChainID, "OPEN", dep.OPEN, "RewardsDistributor", dep.RewardsDistributor,
 		"ProvenanceRegistry", dep.ProvenanceRegistry, "confirmations", depth)
-	rw := &jobs.Rewards{Store: st, Client: eth, Deployment: dep, Log: log.With("component", "rewards")}
+	rw := &jobs.Rewards{Store: st, Client: eth, Deployment: dep, StartBlock: cfg.ChainStartBlock, Log: log.With("component", "rewards")}
 	out := &rewardsSetup{deployment: &dep, handlers: rw}
 	if key == nil {
 		log.Warn("no operator key (MF_OPERATOR_KEYSTORE or MF_OPERATOR_KEY): epochs will not be posted")
