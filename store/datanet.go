@@ -444,8 +444,9 @@ type DatanetQuery struct {
 }
 
 // ListDatanets returns the Datanets the actor may see, with the total.
-// Drafts and suspended Datanets appear only to their owner (and admins);
-// private ones only to members.
+// Drafts appear only to their owner and admins, suspended Datanets only to
+// their owner (admins find them in the moderation queue); private ones only
+// to members.
 func (s *Store) ListDatanets(ctx context.Context, a Actor, q DatanetQuery) ([]Datanet, int64, error) {
 	if q.Limit <= 0 || q.Limit > 100 {
 		q.Limit = 20
@@ -465,7 +466,7 @@ func (s *Store) ListDatanets(ctx context.Context, a Actor, q DatanetQuery) ([]Da
 		WHERE ($2 = '' OR d.search @@ websearch_to_tsquery('english', $2))
 		  AND ($3 = '' OR $3 = ANY (d.tags))
 		  AND ($4 = '' OR d.schema_kind = $4)
-		  AND (d.owner_id = $1 OR $5
+		  AND (d.owner_id = $1 OR ($5 AND d.status <> 'suspended')
 		       OR (d.status = 'published' AND (d.visibility <> 'private'
 		           OR EXISTS (SELECT 1 FROM datanet_members m WHERE m.datanet_id = d.id AND m.user_id = $1))))`
 	args := []any{a.UserID, strings.TrimSpace(q.Q), strings.ToLower(strings.TrimSpace(q.Tag)), q.Schema, a.Admin}

@@ -175,6 +175,9 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		case policy == PolicyReview:
 			final = ContribInReview
 		}
+		if final, err = holdIfBanned(ctx, tx, id, contributorID, final); err != nil {
+			return err
+		}
 		res.Status = final
 		slices.SortStableFunc(problems, func(a, b Problem) int { return a.Line - b.Line })
 		if len(problems) > MaxProblems {

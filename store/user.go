@@ -74,7 +74,9 @@ func (s *Store) userRoles(ctx context.Context, userID int64) ([]string, error) {
 	return roles, nil
 }
 
-// GrantRole gives a user a role; granting a role twice is not an error.
+// GrantRole gives a user a role; granting a role twice is not an error. It
+// is not audited: it is for setup and tests. Admins change roles with
+// SetRole (or the grant_ROLE moderation actions), which audits.
 func (s *Store) GrantRole(ctx context.Context, userID int64, role string, grantedBy *int64) error {
 	if !slices.Contains([]string{RoleLabeler, RoleReviewer, RoleAdmin}, role) {
 		return fmt.Errorf("grant role %q: unknown role", role)

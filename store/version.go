@@ -188,10 +188,13 @@ type ExportRow struct {
 	Contributor string
 }
 
-// ExportVersion streams a version's records in leaf order to fn.
+// ExportVersion streams a version's records in leaf order to fn. A record
+// moderators removed keeps its place and hash (so the version's Merkle
+// proofs still verify) but its content is withheld: Canonical is
+// {"removed":true}.
 func (s *Store) ExportVersion(ctx context.Context, versionID int64, fn func(ExportRow) error) error {
 	rows, err := s.pool.Query(ctx, `
-		SELECT r.hash, r.canonical, u.address FROM version_records vr
+		SELECT r.hash, CASE WHEN r.status = 'removed' THEN '{"removed":true}' ELSE r.canonical END, u.address FROM version_records vr
 		JOIN records r ON r.id = vr.record_id JOIN users u ON u.id = r.contributor_id
 		WHERE vr.version_id = $1 ORDER BY vr.leaf_index`, versionID)
 	if err != nil {
