@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -196,4 +198,170 @@ func (s *Store) VisibleModelByID(ctx context.Context, a Actor, id int64) (*Model
 		return nil, ErrNotFound
 	}
 	return m, nil
+}
+
+// ModelQuery filters the fine-tuned model catalog.
+type ModelQuery struct {
+	Q      string // words in the name, slug or base model
+	Base   string // base model slug
+	Mine   bool   // only the actor's own models
+	Limit  int
+	Offset int
+}
+
+// ListModels returns the fine-tuned models the catalog shows the actor:
+// public, active ones from everyone and the actor's own (any visibility or
+// status), newest first, with the total.
+func (s *Store) ListModels(ctx context.Context, a Actor, q ModelQuery) ([]Model, int64, error) {
+	if q.Limit <= 0 || q.Limit > 100 {
+		q.Limit = 50
+	}
+	where := ` WHERE (m.owner_id = $1 OR (NOT $2 AND m.visibility = 'public' AND m.status = 'active'))
+		AND ($3 = '' OR m.name ILIKE '%' || $3 || '%' OR m.slug ILIKE '%' || $3 || '%' OR b.name ILIKE '%' || $3 || '%')
+		AND ($4 = '' OR b.slug = $4)`
+	args := []any{a.UserID, q.Mine, escapeLike(strings.TrimSpace(q.Q)), q.Base}
+	var total int64
+	if err := s.pool.QueryRow(ctx, `SELECT count(*)`+modelFrom+where, args...).Scan(&total); err != nil {
+		return nil, 0, fmt.Errorf("count models: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+modelCols+modelFrom+where+`
+		ORDER BY coalesce(m.published_at, m.created_at) DESC, m.id DESC LIMIT $5 OFFSET $6`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list models: %w", err)
+	}
+	defer rows.Close()
+	var out []Model
+	for rows.Next() {
+		m, err := scanModel(rows)
+		if err != nil {
+			return nil, 0, fmt.Errorf("list models: %w", err)
+		}
+		out = append(out, *m)
+	}
+	return out, total, rows.Err()
+}
+
+// escapeLike quotes LIKE wildcards so a search is literal.
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// MaxPricePer1K bounds an inference price: one million OPEN per 1,000
+// tokens, far above anything sensible, so a typo cannot create a price
+// nobody can pay.
+var MaxPricePer1K = new(big.Int).Mul(big.NewInt(1_000_000), weiPerOPEN)
+
+var weiPerOPEN = new(big.Int).Exp(big.NewInt(10), big.NewInt(18), nil)
+
+// ParseOPEN reads a non-negative OPEN amount written as a decimal ("12",
+// "0.5", "1,000.25") into wei, exactly: at most 18 fraction digits.
+func ParseOPEN(s string) (*big.Int, error) {
+	s = strings.ReplaceAll(strings.TrimSpace(s), ",", "")
+	s = strings.TrimSuffix(strings.TrimSpace(strings.TrimSuffix(s, "OPEN")), " ")
+	if strings.Trim(s, ".") == "" {
+		return nil, errors.New("enter an amount, like 0.25")
+	}
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" {
+		whole = "0"
+	}
+	if strings.Trim(whole, "0123456789") != "" || strings.Trim(frac, "0123456789") != "" {
+		return nil, errors.New("use digits and at most one decimal point, like 0.25")
+	}
+	if len(frac) > 18 {
+		return nil, errors.New("OPEN has 18 decimals; use at most 18 digits after the point")
+	}
+	v, ok := new(big.Int).SetString(whole+frac+strings.Repeat("0", 18-len(frac)), 10)
+	if !ok {
+		return nil, errors.New("not a number")
+	}
+	return v, nil
+}
+
+// PublishInput is what an owner sets when publishing a model.
+type PublishInput struct {
+	Visibility string `json:"visibility"` // private | unlisted | public
+	// Price is the inference price per 1,000 tokens in OPEN, as a decimal.
+	Price string `json:"price"`
+}
+
+// ModelEnqueue inserts the ProvenanceRegistry registration job of model id
+// inside tx.
+type ModelEnqueue func(ctx context.Context, tx pgx.Tx, id int64) error
+
+// PublishModel sets a model's visibility and inference price (its owner or
+// an admin). Making it public or unlisted for the first time stamps
+// published_at and, when register is not nil, enqueues its registration in
+// the same transaction. Bad input changes nothing.
+func (s *Store) PublishModel(ctx context.Context, a Actor, slug string, in PublishInput, register ModelEnqueue) (*Model, error) {
+	m, err := s.VisibleModel(ctx, a, slug)
+	if err != nil {
+		return nil, err
+	}
+	if !IsModelOwner(a, m) {
+		return nil, ErrForbidden
+	}
+	errs := map[string]string{}
+	if !slices.Contains([]string{ModelPrivate, ModelUnlisted, ModelPublic}, in.Visibility) {
+		errs["visibility"] = "Choose private, unlisted or public."
+	} else if in.Visibility != ModelPrivate && m.Status == ModelSuspended {
+		errs["visibility"] = "This model is suspended by moderators and cannot be shared until they lift it."
+	}
+	price, perr := ParseOPEN(in.Price)
+	switch {
+	case perr != nil:
+		errs["price"] = "Price per 1,000 tokens: " + perr.Error() + "."
+	case price.Cmp(MaxPricePer1K) > 0:
+		errs["price"] = "Price per 1,000 tokens: at most 1,000,000 OPEN."
+	}
+	if len(errs) > 0 {
+		return nil, &ValidationError{Fields: errs}
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var first bool
+		err := tx.QueryRow(ctx, `
+			UPDATE models SET visibility = $2, price_per_1k = $3::numeric,
+				published_at = CASE WHEN $2 <> 'private' THEN coalesce(published_at, now()) ELSE published_at END,
+				updated_at = now()
+			WHERE id = $1
+			RETURNING $2 <> 'private' AND registry_tx IS NULL`, m.ID, in.Visibility, price.String()).Scan(&first)
+		if err != nil {
+			return err
+		}
+		if first && register != nil {
+			if err := register(ctx, tx, m.ID); err != nil {
+				return err
+			}
+		}
+		return audit(ctx, tx, a.UserID, "model.publish", "model", slug,
+			map[string]string{"visibility": m.Visibility, "pricePer1kWei": m.PricePer1K.String()},
+			map[string]string{"visibility": in.Visibility, "pricePer1kWei": price.String()}, "")
+	})
+	if err != nil {
+		return nil, fmt.Errorf("publish model %s: %w", slug, err)
+	}
+	return s.GetModel(ctx, m.ID)
+}
+
+// ModelRegistryIntentKey is the journal key of model id's
+// ProvenanceRegistry registration.
+func ModelRegistryIntentKey(modelID int64) string { return fmt.Sprintf("register:model:%d", modelID) }
+
+// SetModelRegistryTx records the transaction that registered model id. A
+// recorded registration is never replaced (the registry is write-once).
+func (s *Store) SetModelRegistryTx(ctx context.Context, modelID int64, txHash string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE models SET registry_tx = $2, updated_at = now() WHERE id = $1 AND registry_tx IS NULL`, modelID, txHash)
+	if err != nil {
+		return fmt.Errorf("registry tx of model %d: %w", modelID, err)
+	}
+	if tag.RowsAffected() == 0 {
+		var cur string
+		if err := s.pool.QueryRow(ctx, `SELECT coalesce(registry_tx, '') FROM models WHERE id = $1`, modelID).Scan(&cur); err != nil {
+			return fmt.Errorf("registry tx of model %d: %w", modelID, err)
+		}
+		if cur != txHash {
+			return fmt.Errorf("registry tx of model %d: already registered by %s: %w", modelID, cur, ErrConflict)
+		}
+	}
+	return nil
 }
