@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"testing"
 	"unicode/utf8"
 )
@@ -55,6 +56,32 @@ func checkParse(t *testing.T, name string, data []byte, schema Schema) {
 		if !json.Valid(r.Canonical) {
 			t.Fatalf("canonical JSON invalid: %s", r.Canonical)
 		}
+	}
+	checkPipeline(t, name, data, schema, lim)
+}
+
+// checkPipeline parses data with records built in line and on four
+// goroutines: records, problems and counts must be identical.
+func checkPipeline(t *testing.T, name string, data []byte, schema Schema, lim Limits) {
+	t.Helper()
+	run := func(workers int) ([]Record, Report) {
+		var recs []Record
+		rep, err := parseWorkers(context.Background(), bytes.NewReader(data), name, schema, lim, func(r Record) error {
+			recs = append(recs, r)
+			return nil
+		}, workers)
+		if err != nil {
+			t.Fatalf("parse with %d workers: %v", workers, err)
+		}
+		return recs, rep
+	}
+	seqRecs, seqRep := run(1)
+	parRecs, parRep := run(4)
+	if !reflect.DeepEqual(seqRep, parRep) {
+		t.Fatalf("reports differ:\nin line:  %+v\npipeline: %+v", seqRep, parRep)
+	}
+	if !reflect.DeepEqual(seqRecs, parRecs) {
+		t.Fatalf("records differ: %d in line, %d from the pipeline", len(seqRecs), len(parRecs))
 	}
 }
 

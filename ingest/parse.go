@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"path"
+	"runtime"
 	"strings"
 	"unicode/utf8"
 
@@ -71,6 +72,11 @@ type Report struct {
 // limits, a read error from r, ctx cancellation, or an error returned by
 // emit (which stops parsing and is returned wrapped).
 func Parse(ctx context.Context, r io.Reader, filename string, schema Schema, lim Limits, emit func(Record) error) (Report, error) {
+	return parseWorkers(ctx, r, filename, schema, lim, emit, runtime.GOMAXPROCS(0))
+}
+
+// parseWorkers is Parse with records built on workers goroutines (none below 2).
+func parseWorkers(ctx context.Context, r io.Reader, filename string, schema Schema, lim Limits, emit func(Record) error, workers int) (Report, error) {
 	if err := schema.Validate(); err != nil {
 		return Report{}, fmt.Errorf("ingest: %w", err)
 	}
@@ -79,7 +85,12 @@ func Parse(ctx context.Context, r io.Reader, filename string, schema Schema, lim
 	}
 	cr := &countingReader{r: r, max: lim.MaxFileBytes}
 	p := &parser{ctx: ctx, schema: schema, lim: lim, emit: emit, cr: cr, seen: make(map[string]int)}
+	p.startPipeline(workers)
+	defer p.stopPipeline()
 	err := p.run(bufio.NewReaderSize(cr, 64<<10), filename)
+	if err == nil {
+		err = p.flush()
+	}
 	p.rep.Bytes = min(cr.n, lim.MaxFileBytes+1)
 	if errors.Is(err, errTooLarge) {
 		p.fatal(0, fmt.Sprintf("The file is larger than the %s limit.", formatBytes(lim.MaxFileBytes)))
@@ -140,9 +151,14 @@ type parser struct {
 	// seen maps each emitted record's hash to its line, for duplicates
 	// within the file; bounded by MaxRows.
 	seen map[string]int
+	// pl builds records on other goroutines; nil on a single CPU.
+	pl *pipeline
 }
 
 func (p *parser) problem(line int, reason string) {
+	// Rows read earlier may still be building: their problems come first.
+	// An error here (emit failed) stops the parser at its next row.
+	_ = p.flush()
 	p.rep.ProblemCount++
 	if len(p.rep.Problems) < p.lim.MaxProblems {
 		p.rep.Problems = append(p.rep.Problems, Problem{Line: line, Reason: reason})
@@ -163,6 +179,9 @@ func (p *parser) fatal(line int, reason string) {
 // row counts a data row, failing the file past MaxRows, and checks ctx now
 // and then.
 func (p *parser) row() error {
+	if p.pl != nil && p.pl.err != nil {
+		return p.pl.err
+	}
 	p.rep.Rows++
 	if p.rep.Rows > p.lim.MaxRows {
 		p.fatal(0, fmt.Sprintf("The file has more than %d rows, the limit for one file.", p.lim.MaxRows))
@@ -224,32 +243,14 @@ func (p *parser) fields(line int, fields map[string]string) error {
 		}
 		return nil
 	}
-	r, err := BuildRecord(fields, p.schema, p.lim)
-	if err != nil {
-		var pe *ProblemError
-		if errors.As(err, &pe) {
-			p.reject(line, fmt.Sprintf("Line %d: %s", line, pe.Reason))
-			return nil
-		}
-		return err
-	}
-	r.Line = line
-	return p.record(r)
+	return p.submit(line, 1, func() (Record, error) { return BuildRecord(fields, p.schema, p.lim) })
 }
 
 // part emits one normalised document part.
 func (p *parser) part(line, part int, text string) error {
-	r, err := finishRecord(map[string]string{"text": text}, p.schema, p.lim)
-	if err != nil {
-		var pe *ProblemError
-		if errors.As(err, &pe) {
-			p.reject(line, fmt.Sprintf("Line %d: %s", line, pe.Reason))
-			return nil
-		}
-		return err
-	}
-	r.Line, r.Part = line, part
-	return p.record(r)
+	return p.submit(line, part, func() (Record, error) {
+		return finishRecord(map[string]string{"text": text}, p.schema, p.lim)
+	})
 }
 
 // run picks the format and parses.
