@@ -7,7 +7,7 @@
 -- the row stays because published versions (and their Merkle proofs) refer
 -- to it by hash. See docs/moderation.md.
 ALTER TABLE records DROP CONSTRAINT records_status_check;
-ALTER TABLE records ADD CONSTRAINT records_status_check CHECK (status IN ('pending', 'accepted', 'removed'));
+ALTER TABLE records ADD CONSTRAINT records_status_check CHECK (status IN ('pending', 'accepted', 'removed', 'superseded'));
 
 -- 'held': a banned wallet's contribution waits, untouched, until an unban
 -- releases it to prior_status. 'removed': an admin took it down; restore
@@ -67,4 +67,4 @@ ALTER TABLE contributions DROP CONSTRAINT contributions_status_check;
 ALTER TABLE contributions ADD CONSTRAINT contributions_status_check
     CHECK (status IN ('pending', 'processing', 'in_review', 'accepted', 'rejected', 'failed'));
 ALTER TABLE records DROP CONSTRAINT records_status_check;
-ALTER TABLE records ADD CONSTRAINT records_status_check CHECK (status IN ('pending', 'accepted'));
+ALTER TABLE records ADD CONSTRAINT records_status_check CHECK (status IN ('pending', 'accepted', 'superseded')); -- 'superseded' belongs to 00008_labeling
