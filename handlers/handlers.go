@@ -22,6 +22,7 @@ import (
 
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/chain"
+	"github.com/modelfactory/modelfactory/inference"
 	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/siwe"
 	"github.com/modelfactory/modelfactory/store"
@@ -66,6 +67,9 @@ type Deps struct {
 	EnqueueIngest func(ctx context.Context, tx pgx.Tx, contributionID int64) error
 	// MaxUploadBytes caps a contribution file.
 	MaxUploadBytes int64
+	// Inference generates text for the Playground and the generate API;
+	// nil disables both (503).
+	Inference *inference.Engine
 }
 
 // ReadyCheck is one component of /readyz.
