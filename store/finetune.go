@@ -833,12 +833,17 @@ func (s *Store) StartFinetuneAttempt(ctx context.Context, id int64, worker strin
 	var busy bool
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var owner int64
-		var status string
-		if err := tx.QueryRow(ctx, `SELECT owner_id, status FROM finetune_runs WHERE id = $1 FOR UPDATE`, id).Scan(&owner, &status); err != nil {
+		var status, holder string
+		var alive bool
+		if err := tx.QueryRow(ctx, `SELECT owner_id, status, worker, coalesce(heartbeat_at > now() - $2::interval, false)
+			FROM finetune_runs WHERE id = $1 FOR UPDATE`, id, stale.String()).Scan(&owner, &status, &holder, &alive); err != nil {
 			return err
 		}
 		if status != RunQueued && status != RunRunning {
 			return nil
+		}
+		if status == RunRunning && holder != "" && holder != worker && alive {
+			return nil // another live worker holds it
 		}
 		if maxPerUser > 0 {
 			// Serialise the owner's starts so two workers cannot both take
@@ -873,6 +878,67 @@ func (s *Store) StartFinetuneAttempt(ctx context.Context, id int64, worker strin
 		return nil, ErrRunBusy
 	}
 	return s.FinetuneRunByID(ctx, id)
+}
+
+// ReleaseFinetune gives up worker's hold on a run it could not finish
+// (the process is stopping, or the attempt failed and will be retried), so
+// the next attempt may take it at once. The run stays running: its
+// checkpoint is where the next attempt resumes.
+func (s *Store) ReleaseFinetune(ctx context.Context, id int64, worker string) error {
+	if _, err := s.pool.Exec(ctx, `UPDATE finetune_runs SET worker = '', heartbeat_at = NULL, updated_at = now()
+		WHERE id = $1 AND worker = $2`, id, worker); err != nil {
+		return fmt.Errorf("release run %d: %w", id, err)
+	}
+	return nil
+}
+
+// RequeueAbandonedFinetunes finds running runs whose worker has not
+// heartbeated for stale (the process died), releases them and enqueues a
+// new job for each in the same transaction, so another worker resumes it
+// from its checkpoint. It returns how many runs it re-enqueued.
+func (s *Store) RequeueAbandonedFinetunes(ctx context.Context, stale time.Duration, enqueue FinetuneEnqueue) (int, error) {
+	rows, err := s.pool.Query(ctx, `SELECT id FROM finetune_runs
+		WHERE status IN ('running', 'cancelling') AND worker <> '' AND heartbeat_at < now() - $1::interval`, stale.String())
+	if err != nil {
+		return 0, fmt.Errorf("abandoned runs: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return 0, fmt.Errorf("abandoned runs: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		err := s.inTx(ctx, func(tx pgx.Tx) error {
+			var holder string
+			err := tx.QueryRow(ctx, `UPDATE finetune_runs SET worker = '', heartbeat_at = NULL, updated_at = now()
+				WHERE id = $1 AND status IN ('running', 'cancelling') AND worker <> '' AND heartbeat_at < now() - $2::interval
+				RETURNING (SELECT worker FROM finetune_runs WHERE id = $1)`, id, stale.String()).Scan(&holder)
+			if errors.Is(err, pgx.ErrNoRows) {
+				return nil // it came back, or someone else requeued it
+			}
+			if err != nil {
+				return err
+			}
+			run, err := scanRun(tx.QueryRow(ctx, `SELECT `+runCols+runFrom+`WHERE r.id = $1`, id))
+			if err != nil {
+				return err
+			}
+			jobID, err := enqueue(ctx, tx, run)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE finetune_runs SET river_job_id = $2 WHERE id = $1`, id, jobID); err != nil {
+				return err
+			}
+			n++
+			return addEvent(ctx, tx, id, EventLog, run.Step, map[string]any{"line": fmt.Sprintf(
+				"Worker %s stopped responding; the run will resume from its last checkpoint on another worker.", holder)})
+		})
+		if err != nil {
+			return n, fmt.Errorf("requeue run %d: %w", id, err)
+		}
+	}
+	return n, nil
 }
 
 // FinetuneHeartbeat records that worker still holds the run and reports

@@ -34,6 +34,17 @@ type TrainConfig struct {
 	// from it when it exists.
 	CheckpointPath  string `json:"checkpoint_path"`
 	CheckpointEvery int    `json:"checkpoint_every"`
+	// Scheduler shapes the learning rate after warmup: "cosine" (default),
+	// "linear" (to LR·MinLRRatio) or "constant".
+	Scheduler string `json:"scheduler"`
+	// OnEval, when set, is called after each evaluation with the model in
+	// evaluation mode (it may generate samples) and the step's event.
+	OnEval func(m *Model, ev Event) `json:"-"`
+	// OnCheckpoint, when set, is called after each checkpoint write with
+	// its path and step (it may upload it); an error stops training.
+	OnCheckpoint func(path string, step int) error `json:"-"`
+	// OnEarlyStop, when set, explains an early stop.
+	OnEarlyStop func(step int, reason string) `json:"-"`
 }
 
 func (c *TrainConfig) defaults(m *Model) error {
@@ -71,6 +82,8 @@ func (c *TrainConfig) defaults(m *Model) error {
 		return fmt.Errorf("train config: seq_len %d outside [1,%d]", c.SeqLen, m.Config.MaxSeqLen)
 	case c.LR < 0 || math.IsNaN(c.LR) || c.Beta1 >= 1 || c.Beta2 >= 1:
 		return errors.New("train config: invalid optimizer settings")
+	case c.Scheduler != "" && c.Scheduler != "cosine" && c.Scheduler != "linear" && c.Scheduler != "constant":
+		return fmt.Errorf("train config: scheduler %q is not cosine, linear or constant", c.Scheduler)
 	}
 	return nil
 }
@@ -159,7 +172,13 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 			return nil
 		}
 		st.BestParams = best
-		return saveCheckpoint(cfg.CheckpointPath, m, opt, ld, st)
+		if err := saveCheckpoint(cfg.CheckpointPath, m, opt, ld, st); err != nil {
+			return err
+		}
+		if cfg.OnCheckpoint != nil {
+			return cfg.OnCheckpoint(cfg.CheckpointPath, opt.Step)
+		}
+		return nil
 	}
 	m.Training = true
 	defer func() { m.Training = false }()
@@ -172,7 +191,7 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 		}
 		stepStart := time.Now()
 		step := opt.Step
-		lr := CosineLR(step, total, cfg.Warmup, cfg.LR, cfg.MinLRRatio)
+		lr := ScheduleLR(cfg.Scheduler, step, total, cfg.Warmup, cfg.LR, cfg.MinLRRatio)
 		m.ZeroGrad()
 		var lossSum float64
 		for a := 0; a < cfg.GradAccum; a++ {
@@ -226,8 +245,17 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 		if progress != nil {
 			progress(ev)
 		}
+		if ev.EvalLoss != nil && cfg.OnEval != nil {
+			m.Training = false
+			cfg.OnEval(m, ev)
+			m.Training = true
+		}
 		if stop {
 			res.StoppedEarly = true
+			if cfg.OnEarlyStop != nil {
+				cfg.OnEarlyStop(opt.Step, fmt.Sprintf("Validation loss did not improve on its best (%.4f) for %d evaluations in a row; "+
+					"training stopped at step %d of %d and the weights from the best evaluation were kept.", st.BestEval, st.BadEvals, opt.Step, total))
+			}
 			break
 		}
 		if cfg.CheckpointEvery > 0 && opt.Step%cfg.CheckpointEvery == 0 {
@@ -246,6 +274,30 @@ func Train(ctx context.Context, m *Model, train, val *Dataset, cfg TrainConfig, 
 		return res, err
 	}
 	return res, nil
+}
+
+// ScheduleLR is the learning rate at step (0-based) of total for a
+// scheduler: linear warmup to peak, then cosine or linear decay to
+// peak·minRatio, or constant.
+func ScheduleLR(scheduler string, step, total, warmup int, peak, minRatio float64) float64 {
+	switch scheduler {
+	case "constant":
+		if warmup > 0 && step < warmup {
+			return peak * float64(step+1) / float64(warmup)
+		}
+		return peak
+	case "linear":
+		if warmup > 0 && step < warmup {
+			return peak * float64(step+1) / float64(warmup)
+		}
+		span := total - warmup
+		if span <= 0 {
+			return peak
+		}
+		progress := math.Min(1, float64(step-warmup)/float64(span))
+		return peak - (peak-peak*minRatio)*progress
+	}
+	return CosineLR(step, total, warmup, peak, minRatio)
 }
 
 // runState is the part of a run's state that is neither weights nor optimizer.
