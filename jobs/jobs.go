@@ -77,6 +77,8 @@ type Deps struct {
 	// PublicURL is this ModelFactory's public base URL, written into the
 	// uri of anchored Datanet versions.
 	PublicURL string
+	// Finetune configures fine-tune runs (fair share, heartbeats, backends).
+	Finetune FinetuneConfig
 }
 
 // Config chooses what a client does.
@@ -114,6 +116,12 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		river.AddWorker(workers, &StarterModelWorker{dataDir: deps.DataDir, log: deps.Logger})
 	}
 
+	if deps.DataDir != "" {
+		river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, deps.DataDir, deps.Logger, deps.Finetune, ""))
+	}
+	ftCfg := deps.Finetune.withDefaults()
+	river.AddWorker(workers, &FinetuneWatchdogWorker{store: deps.Store, stale: ftCfg.Stale, log: deps.Logger})
+
 	rc := &river.Config{
 		Logger:  deps.Logger.With("component", "river"),
 		Workers: workers,
@@ -143,6 +151,9 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		if deps.Rewards != nil {
 			rc.PeriodicJobs = append(rc.PeriodicJobs, rewardPeriodicJobs(cfg.EpochEvery)...)
 		}
+		rc.PeriodicJobs = append(rc.PeriodicJobs, river.NewPeriodicJob(river.PeriodicInterval(ftCfg.WatchdogEvery),
+			func() (river.JobArgs, *river.InsertOpts) { return FinetuneWatchdogArgs{}, nil },
+			&river.PeriodicJobOpts{ID: "finetune_watchdog"}))
 	}
 	client, err := river.NewClient(riverpgxv5.New(pool), rc)
 	if err != nil {
