@@ -1,11 +1,16 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math/big"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +22,12 @@ import (
 	"github.com/ethereum/go-ethereum/common"
 	"github.com/ethereum/go-ethereum/common/hexutil"
 	"github.com/ethereum/go-ethereum/core/types"
+	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/ethereum/go-ethereum/ethclient"
 	"github.com/ethereum/go-ethereum/params"
 
 	"github.com/modelfactory/modelfactory/chain"
+	"github.com/modelfactory/modelfactory/pgcluster/pgtest"
 )
 
 type txRequest struct {
@@ -112,10 +119,86 @@ func pageFetch(t *testing.T, ctx context.Context, method, path, body string) (in
 // Rewards page through the injected wallet and the balance changes on
 // chain. The contributor is also the admin that grants and closes the
 // epoch (one browser session).
+// startChainWorker runs `modelfactory worker` for the chain queue only,
+// against serve's database and dev chain as a real network: contract
+// addresses from /api/v1/chain and the dev chain's faucet as operator key.
+func startChainWorker(t *testing.T, srv *server, dbURL, rpcAddr, serveDataDir string, chainID *big.Int) {
+	t.Helper()
+	resp, err := http.Get(srv.URL + "/api/v1/chain")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dep chain.Deployment
+	err = json.NewDecoder(resp.Body).Decode(&dep)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := crypto.LoadECDSA(filepath.Join(serveDataDir, "chain", "faucet.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "worker")
+	cmd.Env = append(os.Environ(),
+		"DATABASE_URL="+dbURL,
+		"MF_DATA_DIR="+t.TempDir(),
+		"MF_CHAIN_RPC_URL=http://"+rpcAddr,
+		"MF_CHAIN_ID="+chainID.String(),
+		"MF_CONTRACT_OPEN="+dep.OPEN.Hex(),
+		"MF_CONTRACT_REWARDS_DISTRIBUTOR="+dep.RewardsDistributor.Hex(),
+		"MF_CONTRACT_PROVENANCE_REGISTRY="+dep.ProvenanceRegistry.Hex(),
+		"MF_OPERATOR_KEY="+hex.EncodeToString(crypto.FromECDSA(key)),
+		"MF_OPERATOR_KEYSTORE=",
+		"MF_CONFIRMATIONS=1",
+		"MF_QUEUES=chain",
+		"MF_LOG_FORMAT=text",
+		"MF_DEV=",
+	)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(os.Interrupt)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			t.Errorf("worker did not stop within 10 s of SIGINT")
+		}
+		if t.Failed() {
+			t.Logf("worker log:\n%s", logs.String())
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(logs.String(), "worker running") {
+		select {
+		case err := <-done:
+			t.Fatalf("worker exited: %v\n%s", err, logs.String())
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("worker not running in 30 s\n%s", logs.String())
+		}
+	}
+	if strings.Contains(logs.String(), "not working the chain queue") {
+		t.Fatalf("worker refused the chain queue:\n%s", logs.String())
+	}
+}
+
+// TestBrowserClaimRewards runs the whole payout path with the chain work in
+// a separate `worker` process (serve works no chain queue): the worker's
+// journal sweep sends the gas money, it closes the epoch and posts the root,
+// and it reconciles the claim the contributor's wallet sends from the page.
 func TestBrowserClaimRewards(t *testing.T) {
 	rpcAddr := freeAddr(t)
 	w := &txWallet{wallet: newWallet(t)}
-	srv := startServer(t, "MF_ADMIN_ADDRESSES="+w.address(), "MF_CHAIN_DEV_ADDR="+rpcAddr)
+	dbURL, dataDir := pgtest.URL(t), t.TempDir()
+	srv := startServer(t, "MF_ADMIN_ADDRESSES="+w.address(), "MF_CHAIN_DEV_ADDR="+rpcAddr,
+		"DATABASE_URL="+dbURL, "MF_DATA_DIR="+dataDir, "MF_QUEUES=default,ingest,train_cpu,attribution")
 	ctx := newBrowser(t)
 	client, err := ethclient.Dial("http://" + rpcAddr)
 	if err != nil {
@@ -127,6 +210,7 @@ func TestBrowserClaimRewards(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	startChainWorker(t, srv, dbURL, rpcAddr, dataDir, chainID)
 
 	js := fmt.Sprintf(providerJS, w.address(), hexutil.EncodeBig(chainID))
 	err = chromedp.Do(ctx,
