@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -52,23 +54,25 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		if _, err := tx.Exec(ctx, `SELECT 1 FROM datanets WHERE id = $1 FOR UPDATE`, d.ID); err != nil {
 			return err
 		}
-		rows, err := tx.Query(ctx, `SELECT hash FROM records WHERE datanet_id = $1 AND status = 'accepted' ORDER BY hash`, d.ID)
+		// One scan of the accepted records gives everything: the leaves
+		// (sorted here rather than by PostgreSQL), the shares and the
+		// character count. The leaf rows are then copied in leaf order.
+		leaves, byContributor, err := versionLeaves(ctx, tx, d.ID)
 		if err != nil {
 			return err
 		}
-		hashes, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		if len(hashes) == 0 {
+		if len(leaves) == 0 {
 			return ErrNothingToPublish
+		}
+		hashes := make([]string, len(leaves))
+		for i := range leaves {
+			hashes[i] = leaves[i].hash
 		}
 		r, err := root(hashes)
 		if err != nil {
 			return fmt.Errorf("merkle root: %w", err)
 		}
 		var next int
-		var chars int64
 		var lastRoot string
 		if err := tx.QueryRow(ctx, `
 			SELECT coalesce(max(version), 0) + 1,
@@ -79,24 +83,9 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		if r == lastRoot {
 			return &ValidationError{Fields: map[string]string{"version": fmt.Sprintf("Nothing changed since version %d: accept new records first.", next-1)}}
 		}
-		srows, err := tx.Query(ctx, `
-			SELECT u.address, count(*), sum(r.chars) FROM records r JOIN users u ON u.id = r.contributor_id
-			WHERE r.datanet_id = $1 AND r.status = 'accepted' GROUP BY u.address ORDER BY count(*) DESC, u.address`, d.ID)
+		shares, chars, err := versionShares(ctx, tx, byContributor, int64(len(leaves)))
 		if err != nil {
 			return err
-		}
-		var shares []Share
-		var c int64
-		var sh Share
-		if _, err := pgx.ForEachRow(srows, []any{&sh.Address, &sh.Records, &c}, func() error {
-			chars += c
-			shares = append(shares, sh)
-			return nil
-		}); err != nil {
-			return err
-		}
-		for i := range shares {
-			shares[i].ShareBps = shares[i].Records * 10000 / int64(len(hashes))
 		}
 		sj, _ := json.Marshal(shares)
 		// Tokens are estimated at 4 characters each (the GPT-2 family
@@ -104,14 +93,20 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		if err := tx.QueryRow(ctx, `
 			INSERT INTO datanet_versions (datanet_id, version, record_count, char_count, token_count, merkle_root, shares, created_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
-			d.ID, next, len(hashes), chars, (chars+3)/4, r, sj, a.UserID).Scan(&versionID); err != nil {
+			d.ID, next, len(leaves), chars, (chars+3)/4, r, sj, a.UserID).Scan(&versionID); err != nil {
 			return err
 		}
-		if _, err := tx.Exec(ctx, `
-			INSERT INTO version_records (version_id, leaf_index, record_id, hash)
-			SELECT $1, (row_number() OVER (ORDER BY hash)) - 1, id, hash
-			FROM records WHERE datanet_id = $2 AND status = 'accepted'`, versionID, d.ID); err != nil {
-			return err
+		i := 0
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"version_records"}, []string{"version_id", "leaf_index", "record_id", "hash"},
+			pgx.CopyFromFunc(func() ([]any, error) {
+				if i == len(leaves) {
+					return nil, nil
+				}
+				l := leaves[i]
+				i++
+				return []any{versionID, i - 1, l.id, l.hash}, nil
+			})); err != nil {
+			return fmt.Errorf("version records: %w", err)
 		}
 		return audit(ctx, tx, a.UserID, "version.publish", "datanet", slug, nil,
 			map[string]any{"version": next, "records": len(hashes), "merkleRoot": r}, "")
@@ -136,6 +131,69 @@ func (s *Store) PublishVersion(ctx context.Context, a Actor, slug string, root M
 		}
 	}
 	return nil, ErrNotFound
+}
+
+// versionLeaf is one record of a version being published.
+type versionLeaf struct {
+	hash string
+	id   int64
+}
+
+// contributorTally counts one contributor's records in a version.
+type contributorTally struct{ records, chars int64 }
+
+// versionLeaves reads a Datanet's accepted records as leaves sorted by hash
+// (lower-case hex sorts like the bytes it encodes, so this is the Merkle
+// tree's leaf order) and tallies them by contributor.
+func versionLeaves(ctx context.Context, tx pgx.Tx, datanetID int64) ([]versionLeaf, map[int64]contributorTally, error) {
+	rows, err := tx.Query(ctx, `SELECT id, hash, contributor_id, chars FROM records WHERE datanet_id = $1 AND status = 'accepted'`, datanetID)
+	if err != nil {
+		return nil, nil, err
+	}
+	var leaves []versionLeaf
+	tally := map[int64]contributorTally{}
+	var l versionLeaf
+	var contributor, chars int64
+	if _, err := pgx.ForEachRow(rows, []any{&l.id, &l.hash, &contributor, &chars}, func() error {
+		leaves = append(leaves, l)
+		t := tally[contributor]
+		t.records++
+		t.chars += chars
+		tally[contributor] = t
+		return nil
+	}); err != nil {
+		return nil, nil, fmt.Errorf("version leaves: %w", err)
+	}
+	slices.SortFunc(leaves, func(a, b versionLeaf) int { return strings.Compare(a.hash, b.hash) })
+	return leaves, tally, nil
+}
+
+// versionShares turns the tally into shares, largest first (ties by
+// address), and sums the characters.
+func versionShares(ctx context.Context, tx pgx.Tx, tally map[int64]contributorTally, total int64) ([]Share, int64, error) {
+	ids := make([]int64, 0, len(tally))
+	counts := make([]int64, 0, len(tally))
+	var chars int64
+	for id, t := range tally {
+		ids, counts = append(ids, id), append(counts, t.records)
+		chars += t.chars
+	}
+	rows, err := tx.Query(ctx, `
+		SELECT u.address, t.records FROM unnest($1::bigint[], $2::bigint[]) AS t(id, records)
+		JOIN users u ON u.id = t.id ORDER BY t.records DESC, u.address`, ids, counts)
+	if err != nil {
+		return nil, 0, err
+	}
+	shares, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Share, error) {
+		var sh Share
+		err := r.Scan(&sh.Address, &sh.Records)
+		sh.ShareBps = sh.Records * 10000 / total
+		return sh, err
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("version shares: %w", err)
+	}
+	return shares, chars, nil
 }
 
 // Versions lists a Datanet's versions, newest first.
