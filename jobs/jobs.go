@@ -117,7 +117,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 	}
 
 	if deps.DataDir != "" {
-		river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, deps.DataDir, deps.Logger, deps.Finetune, ""))
+		river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, deps.DataDir, deps.Logger, deps.Finetune))
 	}
 	ftCfg := deps.Finetune.withDefaults()
 	river.AddWorker(workers, &FinetuneWatchdogWorker{store: deps.Store, stale: ftCfg.Stale, log: deps.Logger})
