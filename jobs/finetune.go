@@ -66,6 +66,14 @@ type FinetuneConfig struct {
 	Threads int
 	// Backends by run backend name; "native" is added when missing.
 	Backends map[string]TrainBackend
+	// WorkerName identifies this worker on the runs it holds (host and
+	// process ID when empty).
+	WorkerName string
+
+	// crashAfterCheckpoint, set by tests, makes an attempt behave like a
+	// worker process that died right after uploading a checkpoint: no more
+	// heartbeats or writes, and Work blocks until its context ends.
+	crashAfterCheckpoint func(step int) bool
 }
 
 func (c FinetuneConfig) withDefaults() FinetuneConfig {
@@ -100,16 +108,10 @@ type FinetuneWorker struct {
 	name    string // this worker, as recorded on the runs it holds
 
 	cacheMu sync.Mutex // serialises materialising into the model cache
-
-	// crashAfterCheckpoint, set by tests, makes an attempt behave like a
-	// worker process that died right after uploading a checkpoint: no more
-	// heartbeats or writes, and Work blocks until its context ends.
-	crashAfterCheckpoint func(step int) bool
 }
 
-// NewFinetuneWorker builds the worker; name identifies this process on the
-// runs it holds (host and process ID when empty).
-func NewFinetuneWorker(st *store.Store, blobs blob.Store, dataDir string, log *slog.Logger, cfg FinetuneConfig, name string) *FinetuneWorker {
+// NewFinetuneWorker builds the worker.
+func NewFinetuneWorker(st *store.Store, blobs blob.Store, dataDir string, log *slog.Logger, cfg FinetuneConfig) *FinetuneWorker {
 	cfg = cfg.withDefaults()
 	backends := map[string]TrainBackend{}
 	for k, v := range cfg.Backends {
@@ -119,6 +121,7 @@ func NewFinetuneWorker(st *store.Store, blobs blob.Store, dataDir string, log *s
 		backends[store.BackendNative] = &NativeBackend{Threads: cfg.Threads}
 	}
 	cfg.Backends = backends
+	name := cfg.WorkerName
 	if name == "" {
 		host, _ := os.Hostname()
 		name = fmt.Sprintf("%s:%d", host, os.Getpid())
@@ -222,7 +225,23 @@ func (w *FinetuneWorker) attempt(ctx context.Context, run *store.FinetuneRun, lo
 	if err := os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
+	tctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var dead sync.Once
+	deadCh := make(chan struct{})
+	die := func() { dead.Do(func() { close(deadCh); cancel(errTakenOver) }) }
+	isDead := func() bool {
+		select {
+		case <-deadCh:
+			return true
+		default:
+			return false
+		}
+	}
 	emit := func(line string) {
+		if isDead() {
+			return
+		}
 		_ = w.store.AddFinetuneEvent(context.WithoutCancel(ctx), run.ID, store.EventLog, run.Step, map[string]any{"line": line})
 	}
 	emit(fmt.Sprintf("Preparing base model %s.", base.Slug))
@@ -255,11 +274,6 @@ func (w *FinetuneWorker) attempt(ctx context.Context, run *store.FinetuneRun, lo
 		emit("Resuming from the last checkpoint.")
 	}
 
-	tctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var dead sync.Once
-	deadCh := make(chan struct{})
-	die := func() { dead.Do(func() { close(deadCh) }) }
 	hbDone := make(chan struct{})
 	go func() {
 		defer close(hbDone)
@@ -298,6 +312,9 @@ func (w *FinetuneWorker) attempt(ctx context.Context, run *store.FinetuneRun, lo
 		TrainFile: trainFile, ValFile: valFile, WorkDir: filepath.Join(work, "attempt"), ResumeDir: resumeDir,
 		Log: emit,
 		Progress: func(ev trainer.Event) {
+			if isDead() {
+				return
+			}
 			if ev.TokensPerSec > 0 && !math.IsInf(ev.TokensPerSec, 0) {
 				tpsSum += ev.TokensPerSec
 				tpsN++
@@ -314,17 +331,21 @@ func (w *FinetuneWorker) attempt(ctx context.Context, run *store.FinetuneRun, lo
 			}
 		},
 		Sample: func(step int, prompt, output string) {
+			if isDead() {
+				return
+			}
 			_ = w.store.AddFinetuneEvent(context.WithoutCancel(ctx), run.ID, store.EventSample, step,
 				map[string]any{"prompt": prompt, "output": output})
 		},
 		EarlyStop: func(step int, reason string) {
+			if isDead() {
+				return
+			}
 			_ = w.store.AddFinetuneEvent(context.WithoutCancel(ctx), run.ID, store.EventEarlyStop, step, map[string]any{"reason": reason})
 		},
 		Checkpoint: func(cctx context.Context, dir string, step int) error {
-			select {
-			case <-deadCh:
+			if isDead() {
 				return nil
-			default:
 			}
 			// Upload even while a cancel is unwinding: the checkpoint is what a resume needs.
 			uctx, ucancel := context.WithTimeout(context.WithoutCancel(cctx), 10*time.Minute)
@@ -332,7 +353,7 @@ func (w *FinetuneWorker) attempt(ctx context.Context, run *store.FinetuneRun, lo
 			if err := w.uploadCheckpoint(uctx, run, dir, step); err != nil {
 				return err
 			}
-			if w.crashAfterCheckpoint != nil && w.crashAfterCheckpoint(step) {
+			if w.cfg.crashAfterCheckpoint != nil && w.cfg.crashAfterCheckpoint(step) {
 				die()
 			}
 			return nil
