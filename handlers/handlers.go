@@ -149,7 +149,7 @@ func (h *Handlers) page(w http.ResponseWriter, r *http.Request, title, section s
 	}
 	if v := ViewerFrom(r.Context()); v != nil {
 		p.User = &views.User{Address: v.User.Address, Roles: v.Roles, IsAdmin: v.IsAdmin,
-			OpenBalance: h.openBalance(r.Context(), v.User.Address)}
+			OpenBalance: h.openBalance(r.Context(), v.User.Address), Unread: h.unreadCount(r.Context(), v.User.ID)}
 	}
 	return p
 }

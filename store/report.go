@@ -266,13 +266,15 @@ type ReportGroup struct {
 
 // Subject is what a target is now, shown inline in the moderation queue.
 type Subject struct {
-	Exists  bool
-	Title   string
-	Status  string // the target's own status (published, suspended, accepted, removed, active…)
-	Owner   string // the wallet answerable for it: Datanet/model owner, contributor
-	Href    string
-	Text    string // the content, abridged
-	Datanet string // the Datanet's slug, for records and contributions
+	Exists bool
+	Title  string
+	Status string // the target's own status (published, suspended, accepted, removed, active…)
+	Owner  string // the wallet answerable for it: Datanet/model owner, contributor
+	// OwnerBanned says the owner's wallet is banned.
+	OwnerBanned bool
+	Href        string
+	Text        string // the content, abridged
+	Datanet     string // the Datanet's slug, for records and contributions
 }
 
 // ReportGroups lists reports grouped by target, most recently reported
@@ -402,6 +404,9 @@ func (s *Store) SubjectOf(ctx context.Context, t Target) (Subject, error) {
 	}
 	if errors.Is(err, ErrNotFound) {
 		return Subject{Title: t.String() + " no longer exists"}, nil
+	}
+	if err == nil && sub.Owner != "" {
+		err = s.pool.QueryRow(ctx, `SELECT banned_at IS NOT NULL FROM users WHERE address_lower = lower($1)`, sub.Owner).Scan(&sub.OwnerBanned)
 	}
 	if err != nil {
 		return sub, fmt.Errorf("subject %s: %w", t, err)

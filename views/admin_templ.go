@@ -19,9 +19,9 @@ type adminTool struct {
 
 var adminTools = []adminTool{
 	{"jobs", "Jobs", "River's job console: queues, running and failed jobs, retries and cancellations across every worker.", "/admin/jobs"},
-	{"flag", "Moderation", "Reports about Datanets, records and wallets in one queue; suspend or restore in seconds.", ""},
-	{"users", "Roles", "Grant and revoke labeler and reviewer roles. Admins come from MF_ADMIN_ADDRESSES.", ""},
-	{"audit", "Audit log", "Every admin action on record: who did what, to what, and when.", ""},
+	{"flag", "Moderation", "Reports about Datanets, records, contributions and models in one queue; suspend, remove or restore in seconds.", "/admin/moderation"},
+	{"users", "Roles", "Grant and revoke labeler, reviewer and admin roles; ban and unban wallets. Admins from MF_ADMIN_ADDRESSES are shown as configured.", "/admin/roles"},
+	{"scroll", "Audit log", "Every moderation, role, access and review action on record: who did what, to what, why and when.", "/admin/audit"},
 }
 
 // AdminPage is the admin home: the jobs console and the tools to come.

@@ -33,6 +33,7 @@ type User struct {
 	Roles       []string // "user", "labeler", "reviewer", "admin"
 	IsAdmin     bool
 	OpenBalance string // OPEN balance in wei as a decimal string; "" when unknown
+	Unread      int64  // unread notifications, shown on the top bar's bell
 }
 
 // ChainInfo describes the chain the app talks to.
