@@ -46,6 +46,11 @@ type Config struct {
 	MaxUploadBytes int64
 	// Demo seeds demo Datanets into an empty database (MF_DEMO, with MF_DEV).
 	Demo bool
+	// Inference: the Playground's memory budget for loaded models
+	// (MF_INFERENCE_MEMORY_MB) and generations on one base model that run
+	// at once, each holding a copy of its weights (MF_INFERENCE_REPLICAS).
+	InferenceMemoryBytes int64
+	InferenceReplicas    int
 }
 
 // ingestLimits are the ingest defaults with the configured file size.
@@ -70,6 +75,7 @@ type rawConfig struct {
 	chainStartBlock                                                       string
 	contractOPEN, contractRewards, contractProvenance                     string
 	maxUploadMB, demo                                                     string
+	inferenceMemoryMB, inferenceReplicas                                  string
 }
 
 func (rc *rawConfig) settings() []setting {
@@ -103,6 +109,8 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_CONTRACT_PROVENANCE_REGISTRY", "contract-provenance-registry", "", "ProvenanceRegistry address (real networks)", &rc.contractProvenance},
 		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
 		{"MF_DEMO", "demo", "1", "with MF_DEV=1, seed demo Datanets into an empty database", &rc.demo},
+		{"MF_INFERENCE_MEMORY_MB", "inference-memory-mb", "2048", "memory for models loaded by the Playground and the generate API, in MB (least recently used are unloaded)", &rc.inferenceMemoryMB},
+		{"MF_INFERENCE_REPLICAS", "inference-replicas", "2", "generations on one base model that run at once (each holds a copy of its weights)", &rc.inferenceReplicas},
 	}
 }
 
@@ -224,6 +232,14 @@ func (rc *rawConfig) validate() (*Config, error) {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
 	} else {
 		c.MaxUploadBytes = int64(mb) << 20
+	}
+	if mb, err := strconv.Atoi(rc.inferenceMemoryMB); err != nil || mb < 16 || mb > 1<<20 {
+		bad("MF_INFERENCE_MEMORY_MB %q must be an integer from 16 to 1048576", rc.inferenceMemoryMB)
+	} else {
+		c.InferenceMemoryBytes = int64(mb) << 20
+	}
+	if c.InferenceReplicas, err = strconv.Atoi(rc.inferenceReplicas); err != nil || c.InferenceReplicas < 1 || c.InferenceReplicas > 64 {
+		bad("MF_INFERENCE_REPLICAS %q must be an integer from 1 to 64", rc.inferenceReplicas)
 	}
 	if c.ChainStartBlock, err = strconv.ParseUint(rc.chainStartBlock, 10, 64); err != nil {
 		bad("MF_CHAIN_START_BLOCK %q must be a block number (a non-negative integer)", rc.chainStartBlock)

@@ -24,6 +24,7 @@ import (
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/chain"
 	"github.com/modelfactory/modelfactory/handlers"
+	"github.com/modelfactory/modelfactory/inference"
 	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/pgcluster"
 	"github.com/modelfactory/modelfactory/store"
@@ -198,6 +199,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 	log.Info("object storage ready", "where", blobWhere)
+	// The Playground's engine loads models lazily into
+	// MF_DATA_DIR/cache, the same cache the fine-tune workers use.
+	engine, err := inference.New(inference.Options{Blobs: blobs, CacheDir: filepath.Join(cfg.DataDir, "cache"),
+		MemoryBytes: cfg.InferenceMemoryBytes, Replicas: cfg.InferenceReplicas})
+	if err != nil {
+		return err
+	}
+	defer engine.Close()
 	eth, devChain, chainInfo, err := openChain(ctx, cfg, log, &cl)
 	if err != nil {
 		return err
@@ -249,6 +258,7 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		Rewards: rw.handlers, Deployment: rw.deployment, ExplorerURL: cfg.ExplorerURL, FundGas: rw.fundGas,
 		InsertJob: insertJob(riverClient),
 		Blobs:     blobs, MaxUploadBytes: cfg.MaxUploadBytes,
+		Inference: engine,
 		EnqueueIngest: func(ctx context.Context, tx pgx.Tx, id int64) error {
 			return jobs.InsertIngest(ctx, riverClient, tx, id)
 		},
