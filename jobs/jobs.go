@@ -7,6 +7,8 @@ package jobs
 import (
 	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/ingest"
+	"github.com/modelfactory/modelfactory/modelimport"
 	"github.com/modelfactory/modelfactory/store"
 )
 
@@ -79,6 +82,11 @@ type Deps struct {
 	PublicURL string
 	// Finetune configures fine-tune runs (fair share, heartbeats, backends).
 	Finetune FinetuneConfig
+	// ModelFetch configures base-model imports (Hugging Face endpoint and
+	// token, S3 buckets); MaxCPUParams bounds models marked trainable on
+	// CPU (0: DefaultMaxCPUParams).
+	ModelFetch   modelimport.Options
+	MaxCPUParams int64
 }
 
 // Config chooses what a client does.
@@ -103,8 +111,10 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		river.AddWorker(workers, &ChainSweepWorker{sender: deps.Rewards.Sender})
 		river.AddWorker(workers, &EpochCloseWorker{rewards: deps.Rewards})
 		river.AddWorker(workers, &ClaimSyncWorker{rewards: deps.Rewards})
-		river.AddWorker(workers, &AnchorVersionsWorker{anchorer: &Anchorer{Store: deps.Store, Sender: deps.Rewards.Sender,
-			Client: deps.Rewards.Client, Deployment: deps.Rewards.Deployment, BaseURL: deps.PublicURL, Log: deps.Rewards.Log}})
+		anchorer := &Anchorer{Store: deps.Store, Sender: deps.Rewards.Sender,
+			Client: deps.Rewards.Client, Deployment: deps.Rewards.Deployment, BaseURL: deps.PublicURL, Log: deps.Rewards.Log}
+		river.AddWorker(workers, &AnchorVersionsWorker{anchorer: anchorer})
+		river.AddWorker(workers, &RegisterModelWorker{registrar: &ModelRegistrar{Anchorer: anchorer}})
 	}
 	if deps.IngestLimits == (ingest.Limits{}) {
 		deps.IngestLimits = ingest.DefaultLimits()
@@ -113,8 +123,14 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 	river.AddWorker(workers, &SeedWorker{store: deps.Store, blobs: deps.Blobs, log: deps.Logger})
 	river.AddWorker(workers, &SeedPublishWorker{store: deps.Store, log: deps.Logger})
 	if deps.DataDir != "" {
-		river.AddWorker(workers, &StarterModelWorker{dataDir: deps.DataDir, log: deps.Logger})
+		river.AddWorker(workers, &StarterModelWorker{dataDir: deps.DataDir, store: deps.Store, blobs: deps.Blobs, log: deps.Logger})
 	}
+	importDir := filepath.Join(os.TempDir(), "modelfactory-imports")
+	if deps.DataDir != "" {
+		importDir = filepath.Join(deps.DataDir, "cache", "imports")
+	}
+	river.AddWorker(workers, &ModelImportWorker{importer: &ModelImporter{Store: deps.Store, Blobs: deps.Blobs, WorkDir: importDir,
+		Fetch: deps.ModelFetch, MaxCPUParams: deps.MaxCPUParams, Log: deps.Logger}})
 
 	if deps.DataDir != "" {
 		river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, deps.DataDir, deps.Logger, deps.Finetune))

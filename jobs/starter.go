@@ -7,6 +7,8 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/modelfactory/modelfactory/blob"
+	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/trainer"
 )
 
@@ -29,6 +31,8 @@ func (StarterModelArgs) InsertOpts() river.InsertOpts {
 type StarterModelWorker struct {
 	river.WorkerDefaults[StarterModelArgs]
 	dataDir string
+	store   *store.Store // with blobs, registers the model in the catalog
+	blobs   blob.Store
 	log     *slog.Logger
 }
 
@@ -51,5 +55,10 @@ func (w *StarterModelWorker) Work(ctx context.Context, job *river.Job[StarterMod
 		return err
 	}
 	w.log.Info("starter model ready", "dir", dir, "took", time.Since(start).Round(time.Second))
+	if w.store != nil && w.blobs != nil {
+		if _, err := RegisterStarterModel(ctx, w.store, w.blobs, dir); err != nil {
+			return err
+		}
+	}
 	return nil
 }
