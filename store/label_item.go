@@ -119,13 +119,12 @@ type LeasedRecord struct {
 
 // checkLabeler refuses banned wallets and actors who may not label p.
 func (s *Store) checkLabeler(ctx context.Context, a Actor, projectID int64) (*LabelProject, error) {
-	p, rights, err := s.VisibleLabelProject(ctx, a, projectID)
+	p, rights, err := s.labelerProject(ctx, a, projectID)
 	if err != nil {
 		return nil, err
 	}
 	if !rights.Label {
-		var banned bool
-		if err := s.pool.QueryRow(ctx, `SELECT banned_at IS NOT NULL FROM users WHERE id = $1`, a.UserID).Scan(&banned); err == nil && banned {
+		if rights.Banned {
 			return nil, ErrBanned
 		}
 		if p.Status != LabelProjectOpen {

@@ -90,6 +90,7 @@ type LabelRights struct {
 	Label  bool // take items and submit labels
 	Manage bool // edit, invite, see agreement, apply results, export
 	Review bool // adjudicate, see agreement, export
+	Banned bool // the wallet is banned: it may do nothing
 	Why    string
 }
 
@@ -330,6 +331,32 @@ func (s *Store) LabelProject(ctx context.Context, id int64) (*LabelProject, erro
 	return p, err
 }
 
+// labelProjectCore is labelProjectColumns without the progress counts, the
+// creator and the version number, for the labeling hot path.
+const labelProjectCore = `p.id, p.datanet_id, d.slug, d.name, d.schema_kind, d.owner_id, '', p.name, p.task, p.labels, p.source,
+	0, p.guidelines, p.overlap, p.blind, p.access, p.agreement_threshold, p.lease_seconds, p.reward_wei::text, p.status,
+	p.created_at, p.updated_at, 0::bigint, 0::bigint, 0::bigint, 0::bigint`
+
+// labelerProject returns the project (without progress counts) and what a
+// may do in it, in two short queries.
+func (s *Store) labelerProject(ctx context.Context, a Actor, id int64) (*LabelProject, LabelRights, error) {
+	p, err := scanLabelProject(s.pool.QueryRow(ctx, `SELECT `+labelProjectCore+` FROM label_projects p JOIN datanets d ON d.id = p.datanet_id WHERE p.id = $1`, id))
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, LabelRights{}, err
+		}
+		return nil, LabelRights{}, fmt.Errorf("label project %d: %w", id, err)
+	}
+	r, see, err := s.labelRights(ctx, a, p)
+	if err != nil {
+		return nil, r, err
+	}
+	if !see {
+		return nil, r, ErrNotFound
+	}
+	return p, r, nil
+}
+
 // VisibleLabelProject returns the project if the actor may see it (those
 // who may label, manage or review it; ErrNotFound for everyone else) and
 // what they may do.
@@ -363,24 +390,24 @@ func (s *Store) labelRights(ctx context.Context, a Actor, p *LabelProject) (Labe
 	if a.UserID == 0 {
 		return r, false, nil
 	}
-	d, err := s.datanetByID(ctx, p.DatanetID)
+	// Only what AccessFor needs: this runs on every lease and submit.
+	d := &Datanet{ID: p.DatanetID, Slug: p.DatanetSlug, OwnerID: p.DatanetOwnerID}
+	var invited, labelerRole, banned bool
+	err := s.pool.QueryRow(ctx, `
+		SELECT d.status, d.visibility,
+		       EXISTS (SELECT 1 FROM label_project_members WHERE project_id = $1 AND user_id = $2),
+		       EXISTS (SELECT 1 FROM user_roles WHERE user_id = $2 AND role = 'labeler'),
+		       coalesce((SELECT banned_at IS NOT NULL FROM users WHERE id = $2), true)
+		FROM datanets d WHERE d.id = $3`, p.ID, a.UserID, p.DatanetID).
+		Scan(&d.Status, &d.Visibility, &invited, &labelerRole, &banned)
 	if err != nil {
-		return r, false, err
+		return r, false, fmt.Errorf("label rights: %w", err)
 	}
 	acc, err := s.AccessFor(ctx, a, d)
 	if err != nil {
 		return r, false, err
 	}
-	var invited, labelerRole, banned bool
-	err = s.pool.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM label_project_members WHERE project_id = $1 AND user_id = $2),
-		       EXISTS (SELECT 1 FROM user_roles WHERE user_id = $2 AND role = 'labeler'),
-		       coalesce((SELECT banned_at IS NOT NULL FROM users WHERE id = $2), true)`, p.ID, a.UserID).
-		Scan(&invited, &labelerRole, &banned)
-	if err != nil {
-		return r, false, fmt.Errorf("label rights: %w", err)
-	}
-	r.Manage, r.Review = acc.Manage, acc.Review
+	r.Manage, r.Review, r.Banned = acc.Manage && !banned, acc.Review && !banned, banned
 	may := false
 	switch p.Access {
 	case LabelAccessSignedIn:

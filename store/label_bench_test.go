@@ -1,0 +1,84 @@
+package store_test
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/modelfactory/modelfactory/pgcluster/pgtest"
+	"github.com/modelfactory/modelfactory/store"
+)
+
+// BenchmarkLeaseNext50 measures the next-item lease under concurrency: in
+// each round 50 labelers ask for their next item at the same moment (then
+// submit it), on one project of 3,000 items with overlap 3. It checks the
+// 50 leases of a round are distinct and reports the latency of NextLabelItem
+// (p50, p95, max over every call). Run:
+//
+//	go test ./store -run '^$' -bench BenchmarkLeaseNext50 -benchtime 40x
+func BenchmarkLeaseNext50(b *testing.B) {
+	labelers, items := benchSize("MF_BENCH_LABELERS", 50), 3000
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	cfg.MaxConns = int32(labelers + 4)
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(pool.Close)
+	f := newLabelFixtureOn(b, store.New(pool), items)
+	p := f.project(b, store.LabelProjectInput{Task: store.TaskRate, Overlap: 3})
+	ls := f.labelers(b, labelers)
+	ctx := context.Background()
+	// Warm the pool's connections so the rounds measure the lease.
+	var warm sync.WaitGroup
+	for range labelers {
+		warm.Go(func() { _, _ = pool.Exec(ctx, `SELECT 1`) })
+	}
+	warm.Wait()
+
+	var lat []time.Duration
+	var mu sync.Mutex
+	for b.Loop() {
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		tokens := make([]string, labelers)
+		for i, a := range ls {
+			wg.Go(func() {
+				<-start
+				t0 := time.Now()
+				l, err := f.s.NextLabelItem(ctx, a, p.ID)
+				d := time.Since(t0)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				mu.Lock()
+				lat = append(lat, d)
+				mu.Unlock()
+				tokens[i] = l.Token
+				if _, err := f.s.SubmitLabel(ctx, a, l.ItemID, l.Token, store.LabelValue{Rating: 3}); err != nil {
+					b.Error(err)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		slices.Sort(tokens)
+		if len(slices.Compact(tokens)) != labelers {
+			b.Fatal("two labelers got the same lease")
+		}
+	}
+	slices.Sort(lat)
+	q := func(p float64) float64 { return float64(lat[int(p*float64(len(lat)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(q(0.5), "p50-ms")
+	b.ReportMetric(q(0.95), "p95-ms")
+	b.ReportMetric(q(1), "max-ms")
+	b.ReportMetric(float64(len(lat)), "leases")
+}
