@@ -51,6 +51,11 @@ type Config struct {
 	// at once, each holding a copy of its weights (MF_INFERENCE_REPLICAS).
 	InferenceMemoryBytes int64
 	InferenceReplicas    int
+	// Base-model imports from Hugging Face: the hub (MF_HF_ENDPOINT, a
+	// mirror or a test server) and a read token for gated repositories
+	// (MF_HF_TOKEN, environment only).
+	HFEndpoint string
+	HFToken    string
 }
 
 // ingestLimits are the ingest defaults with the configured file size.
@@ -76,6 +81,7 @@ type rawConfig struct {
 	contractOPEN, contractRewards, contractProvenance                     string
 	maxUploadMB, demo                                                     string
 	inferenceMemoryMB, inferenceReplicas                                  string
+	hfEndpoint                                                            string
 }
 
 func (rc *rawConfig) settings() []setting {
@@ -111,6 +117,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_DEMO", "demo", "1", "with MF_DEV=1, seed demo Datanets into an empty database", &rc.demo},
 		{"MF_INFERENCE_MEMORY_MB", "inference-memory-mb", "2048", "memory for models loaded by the Playground and the generate API, in MB (least recently used are unloaded)", &rc.inferenceMemoryMB},
 		{"MF_INFERENCE_REPLICAS", "inference-replicas", "2", "generations on one base model that run at once (each holds a copy of its weights)", &rc.inferenceReplicas},
+		{"MF_HF_ENDPOINT", "hf-endpoint", "https://huggingface.co", "Hugging Face hub (or mirror) that base-model imports download from; token in $MF_HF_TOKEN", &rc.hfEndpoint},
 	}
 }
 
@@ -257,6 +264,11 @@ func (rc *rawConfig) validate() (*Config, error) {
 			bad("MF_EXPLORER_URL %q must be an http(s) URL", rc.explorerURL)
 		}
 	}
+	c.HFEndpoint = strings.TrimRight(rc.hfEndpoint, "/")
+	if u, err := url.Parse(c.HFEndpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		bad("MF_HF_ENDPOINT %q must be an http(s) URL such as https://huggingface.co", rc.hfEndpoint)
+	}
+	c.HFToken = os.Getenv("MF_HF_TOKEN") // environment only, like other secrets
 	c.OperatorKeystore = rc.operatorKeystore
 	c.Contracts = [3]string{rc.contractOPEN, rc.contractRewards, rc.contractProvenance}
 	set := 0
