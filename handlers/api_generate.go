@@ -147,9 +147,10 @@ func (h *Handlers) generationTargetFor(ctx context.Context, a store.Actor, id st
 	return h.modelTarget(ctx, m)
 }
 
-// request applies defaults and the prompt format.
-func (in *generateInput) request(t *generationTarget) (inference.Request, string, error) {
-	req := inference.Request{MaxTokens: defaultMaxTokens, Temperature: defaultTemperature, TopP: defaultTopP}
+// request applies defaults (max tokens no more than limit) and the prompt
+// format.
+func (in *generateInput) request(t *generationTarget, limit int) (inference.Request, string, error) {
+	req := inference.Request{MaxTokens: min(defaultMaxTokens, limit), Temperature: defaultTemperature, TopP: defaultTopP}
 	if in.MaxTokens != nil {
 		req.MaxTokens = *in.MaxTokens
 	}
@@ -226,7 +227,7 @@ func (h *Handlers) APIGenerate(w http.ResponseWriter, r *http.Request) {
 		h.Fail(w, r, err)
 		return
 	}
-	req, format, err := in.request(t)
+	req, format, err := in.request(t, h.Inference.MaxTokens())
 	if err != nil {
 		h.Fail(w, r, generateProblem(err))
 		return

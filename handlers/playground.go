@@ -33,6 +33,7 @@ func (h *Handlers) Playground(w http.ResponseWriter, r *http.Request) {
 		MaxTokensLimit: defaultMaxTokens}
 	if h.Inference != nil {
 		v.MaxTokensLimit = h.Inference.MaxTokens()
+		v.MaxTokens = min(v.MaxTokens, v.MaxTokensLimit)
 	}
 	var sel *store.Model
 	found := false

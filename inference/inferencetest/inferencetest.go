@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -168,4 +169,34 @@ func Upload(ctx context.Context, blobs blob.Store, prefix, dir string) (inferenc
 		return inference.Files{}, err
 	}
 	return inference.Files{Hash: catalog.ContentHash(files), Prefix: prefix, Files: files}, nil
+}
+
+// Stored is a tiny base model and a LoRA adapter for it in object storage,
+// under the keys the product uses (models/base/<slug>/ and
+// models/ft/<model>/adapter/).
+type Stored struct {
+	Config  trainer.Config
+	Base    inference.Files
+	Adapter inference.Files
+}
+
+// StoreTiny writes a TinyConfig base (seeded) and an adapter for it under
+// dir, and uploads both to blobs.
+func StoreTiny(ctx context.Context, blobs blob.Store, dir, baseSlug, modelSlug string) (*Stored, error) {
+	s := &Stored{Config: TinyConfig}
+	baseDir, adapterDir := filepath.Join(dir, "base-"+baseSlug), filepath.Join(dir, "adapter-"+modelSlug)
+	if err := WriteBase(baseDir, TinyConfig, 1); err != nil {
+		return nil, err
+	}
+	if err := WriteAdapter(adapterDir, TinyConfig, 2); err != nil {
+		return nil, err
+	}
+	var err error
+	if s.Base, err = Upload(ctx, blobs, "models/base/"+baseSlug, baseDir); err != nil {
+		return nil, err
+	}
+	if s.Adapter, err = Upload(ctx, blobs, "models/ft/"+modelSlug+"/adapter", adapterDir); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
