@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // IngestRecord is one validated, normalised record ready to store.
@@ -80,86 +81,22 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if status != ContribProcessing {
 			return fmt.Errorf("contribution is %s, not processing: %w", status, ErrConflict)
 		}
-		if _, err := tx.Exec(ctx, `
-			CREATE TEMP TABLE ingest_tmp (line INT, hash TEXT, canonical TEXT, fields JSONB, chars INT, pii JSONB, minhash BYTEA, bands BIGINT[])
-			ON COMMIT DROP`); err != nil {
-			return err
-		}
-		var copyErr error
-		n, err := tx.CopyFrom(ctx, pgx.Identifier{"ingest_tmp"},
-			[]string{"line", "hash", "canonical", "fields", "chars", "pii", "minhash", "bands"},
-			pgx.CopyFromFunc(func() ([]any, error) {
-				if !src.Next() {
-					if err := src.Err(); err != nil {
-						copyErr = err
-						return nil, err
-					}
-					return nil, nil
-				}
-				r := src.Record()
-				fields, err := json.Marshal(r.Fields)
-				if err != nil {
-					return nil, err
-				}
-				pii := r.PII
-				if pii == nil {
-					pii = json.RawMessage("[]")
-				}
-				return []any{r.Line, r.Hash, r.Canonical, fields, r.Chars, pii, r.MinHash, r.Bands}, nil
-			}))
-		if copyErr != nil {
-			return copyErr
-		}
-		if err != nil {
-			return fmt.Errorf("copy records: %w", err)
-		}
-		pr := report()
-		rejected, problems := pr.Rejected, pr.Problems
 		recStatus := "accepted"
 		if policy == PolicyReview {
 			recStatus = "pending"
 		}
-		if _, err := tx.Exec(ctx, `ANALYZE ingest_tmp`); err != nil {
+		w := &ingestWriter{tx: tx, datanetID: datanetID, contributionID: id, contributorID: contributorID, status: recStatus}
+		n, err := s.writeIngestBatches(ctx, src, w)
+		if err != nil {
 			return err
 		}
-		// Records and their LSH band keys in one statement: the bands come
-		// from the rows the insert returns, so no join back to records.
-		err = tx.QueryRow(ctx, `
-			WITH ins AS (
-				INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, fields, chars, line, status, pii, minhash)
-				SELECT $1, $2, $3, hash, canonical, fields, chars, line, $4, pii, minhash FROM ingest_tmp ORDER BY line
-				ON CONFLICT (datanet_id, hash) DO NOTHING
-				RETURNING id, line),
-			bands AS (
-				INSERT INTO record_bands (datanet_id, band_key, record_id)
-				SELECT $1, b, ins.id FROM ins JOIN ingest_tmp t ON t.line = ins.line, unnest(t.bands) b)
-			SELECT count(*) FROM ins`, datanetID, id, contributorID, recStatus).Scan(&res.Accepted)
-		if err != nil {
-			return fmt.Errorf("insert records: %w", err)
-		}
-		res.Duplicates = n - res.Accepted + pr.Duplicates
-
-		// Report duplicates by line, after the parser's own problems.
-		if res.Duplicates > 0 && len(problems) < MaxProblems {
-			rows, err := tx.Query(ctx, `
-				SELECT t.line, r.hash FROM ingest_tmp t
-				JOIN records r ON r.datanet_id = $1 AND r.hash = t.hash
-				WHERE r.contribution_id <> $2 OR r.line <> t.line
-				ORDER BY t.line LIMIT $3`, datanetID, id, MaxProblems-len(problems))
-			if err != nil {
-				return err
-			}
-			dups, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Problem, error) {
-				var line int
-				var hash string
-				err := r.Scan(&line, &hash)
-				return Problem{Line: line, Reason: "Duplicate of a record already in this Datanet (" + hash[:14] + "…); skipped."}, err
-			})
-			if err != nil {
-				return err
-			}
-			problems = append(problems, dups...)
-		}
+		pr := report()
+		rejected, problems := pr.Rejected, pr.Problems
+		res.Accepted = w.accepted
+		res.Duplicates = w.duplicates + pr.Duplicates
+		// Duplicates of records already in the Datanet, by line, after the
+		// parser's own problems.
+		problems = append(problems, w.dupProblems[:min(len(w.dupProblems), max(0, MaxProblems-len(problems)))]...)
 
 		if res.Accepted > 0 {
 			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, sim); err != nil {
@@ -200,6 +137,216 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		return res, fmt.Errorf("commit ingest %d: %w", id, err)
 	}
 	return res, nil
+}
+
+// ingestBatchSize is how many records CommitIngest writes per round trip.
+const ingestBatchSize = 1000
+
+// writeIngestBatches streams src into the Datanet in batches and returns
+// how many records src gave. Each batch's search vectors are computed on a
+// second connection while the previous batch is written on tx, so the
+// English stemmer and the inserts run on two backends (two CPUs) at once.
+// Without a second connection (pool exhausted), the insert trigger
+// computes the vectors instead: same vectors, slower.
+func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ingestWriter) (int64, error) {
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan []IngestRecord, 1)
+	results := make(chan searchVectors, 2)
+	go s.computeSearchVectors(vctx, jobs, results)
+	defer func() {
+		close(jobs)
+		cancel()
+		for range results { // let the vector goroutine finish
+		}
+	}()
+	var n int64
+	var queue [][]IngestRecord
+	more := true
+	for more || len(queue) > 0 {
+		if more {
+			batch := make([]IngestRecord, 0, ingestBatchSize)
+			for len(batch) < ingestBatchSize && src.Next() {
+				batch = append(batch, src.Record())
+			}
+			if len(batch) < ingestBatchSize {
+				more = false
+				if err := src.Err(); err != nil {
+					return n, err
+				}
+			}
+			if len(batch) > 0 {
+				n += int64(len(batch))
+				jobs <- batch
+				queue = append(queue, batch)
+			}
+		}
+		if len(queue) == 2 || !more && len(queue) > 0 {
+			v := <-results
+			if v.err != nil {
+				return n, fmt.Errorf("search vectors: %w", v.err)
+			}
+			if err := w.write(ctx, queue[0], v.vectors); err != nil {
+				return n, err
+			}
+			queue = queue[1:]
+		}
+	}
+	return n, nil
+}
+
+// searchVectors are a batch's search vectors, in record order; nil when
+// no second connection was available.
+type searchVectors struct {
+	vectors []pgtype.TSVector
+	err     error
+}
+
+// computeSearchVectors answers each batch on jobs, in order, with its
+// records' to_tsvector('english', fields), computed on a connection of its
+// own (outside the ingest transaction: the function is pure).
+func (s *Store) computeSearchVectors(ctx context.Context, jobs <-chan []IngestRecord, results chan<- searchVectors) {
+	defer close(results)
+	actx, cancel := context.WithTimeout(ctx, time.Second)
+	conn, err := s.pool.Acquire(actx)
+	cancel()
+	if err != nil {
+		conn = nil
+	} else {
+		defer conn.Release()
+	}
+	for batch := range jobs {
+		if conn == nil {
+			results <- searchVectors{}
+			continue
+		}
+		canonical := make([]string, len(batch))
+		for i, r := range batch {
+			canonical[i] = r.Canonical
+		}
+		rows, err := conn.Query(ctx, `
+			SELECT to_tsvector('english'::regconfig, f::jsonb) FROM unnest($1::text[]) WITH ORDINALITY AS u(f, i) ORDER BY i`, canonical)
+		var v []pgtype.TSVector
+		if err == nil {
+			v, err = pgx.CollectRows(rows, pgx.RowTo[pgtype.TSVector])
+		}
+		if err == nil && len(v) != len(batch) {
+			err = fmt.Errorf("%d vectors for %d records", len(v), len(batch))
+		}
+		results <- searchVectors{vectors: v, err: err}
+	}
+}
+
+// ingestWriter writes a contribution's records batch by batch inside the
+// ingest transaction.
+type ingestWriter struct {
+	tx                                       pgx.Tx
+	datanetID, contributionID, contributorID int64
+	status                                   string
+	lastID                                   int64 // highest record id written so far
+	accepted, duplicates                     int64
+	dupProblems                              []Problem // the first MaxProblems duplicates of older records
+}
+
+// write stores one batch: records whose hash the Datanet already holds are
+// dropped (and reported by line), the rest are copied in file order with
+// their search vectors (nil: the insert trigger computes them), then
+// their LSH band keys are copied under the ids the records got.
+func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors []pgtype.TSVector) error {
+	hashes := make([]string, len(batch))
+	for i, r := range batch {
+		hashes[i] = r.Hash
+	}
+	rows, err := w.tx.Query(ctx, `SELECT hash FROM records WHERE datanet_id = $1 AND hash = ANY($2::text[])`, w.datanetID, hashes)
+	if err != nil {
+		return fmt.Errorf("known hashes: %w", err)
+	}
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("known hashes: %w", err)
+	}
+	keep := make([]int, 0, len(batch))
+	if len(known) == 0 {
+		for i := range batch {
+			keep = append(keep, i)
+		}
+	} else {
+		old := make(map[string]bool, len(known))
+		for _, h := range known {
+			old[h] = true
+		}
+		for i, r := range batch {
+			if !old[r.Hash] {
+				keep = append(keep, i)
+				continue
+			}
+			w.duplicates++
+			if len(w.dupProblems) < MaxProblems {
+				w.dupProblems = append(w.dupProblems, Problem{Line: r.Line,
+					Reason: "Duplicate of a record already in this Datanet (" + r.Hash[:14] + "…); skipped."})
+			}
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	k := 0
+	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status", "pii", "minhash", "search"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			if k == len(keep) {
+				return nil, nil
+			}
+			i := keep[k]
+			k++
+			r := &batch[i]
+			pii := r.PII
+			if pii == nil {
+				pii = json.RawMessage("[]")
+			}
+			var search any // NULL: the insert trigger computes it
+			if vectors != nil {
+				search = vectors[i]
+			}
+			// The canonical JSON is the fields object itself (schema
+			// fields, keys sorted), so it doubles as the JSONB value.
+			return []any{w.datanetID, w.contributionID, w.contributorID, r.Hash, r.Canonical, r.Canonical, r.Chars, r.Line,
+				w.status, pii, r.MinHash, search}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("copy records: %w", err)
+	}
+	// The copy numbered the rows in order; read the ids back to key the
+	// band rows.
+	rows, err = w.tx.Query(ctx, `SELECT id FROM records WHERE contribution_id = $1 AND id > $2 ORDER BY id`, w.contributionID, w.lastID)
+	if err != nil {
+		return fmt.Errorf("record ids: %w", err)
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("record ids: %w", err)
+	}
+	if len(ids) != len(keep) {
+		return fmt.Errorf("copied %d records but found %d", len(keep), len(ids))
+	}
+	w.lastID = ids[len(ids)-1]
+	w.accepted += int64(len(ids))
+	j, b := 0, 0
+	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"record_bands"}, []string{"datanet_id", "band_key", "record_id"},
+		pgx.CopyFromFunc(func() ([]any, error) {
+			for j < len(keep) && b == len(batch[keep[j]].Bands) {
+				j, b = j+1, 0
+			}
+			if j == len(keep) {
+				return nil, nil
+			}
+			b++
+			return []any{w.datanetID, batch[keep[j]].Bands[b-1], ids[j]}, nil
+		}))
+	if err != nil {
+		return fmt.Errorf("copy band keys: %w", err)
+	}
+	return nil
 }
 
 // flagNearDuplicates finds, for each new record of the contribution, the
