@@ -163,7 +163,7 @@ func PlaygroundPage(p Page, v Playground) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, " <div class=\"pg\" id=\"pg\"><div class=\"grid-2 pg-sides\">")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 12, " <div class=\"pg\" id=\"pg\"><div class=\"grid grid-2 pg-sides\">")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
