@@ -1257,3 +1257,24 @@ func (s *Store) listenOnce(ctx context.Context, fn func(runID int64)) error {
 		}
 	}
 }
+
+// BenchGFLOPS is the sustained training throughput assumed for an estimate
+// before this deployment has finished a run of the model: the native
+// trainer's benchmark (docs/benchmarks.md) achieves 69–135 GFLOP/s on two
+// cores; 50 leaves room for a busy machine.
+const BenchGFLOPS = 50
+
+// BenchTokensPerSec estimates training tokens per second from the model
+// size: about 6 floating-point operations per parameter and token for a
+// full fine-tune, 4 for LoRA (no weight gradients). 0 when the size is
+// unknown.
+func BenchTokensPerSec(b *BaseModel, method string) float64 {
+	if b.ParamCount <= 0 {
+		return 0
+	}
+	per := 6.0
+	if method == MethodLoRA {
+		per = 4
+	}
+	return BenchGFLOPS * 1e9 / (per * float64(b.ParamCount))
+}
