@@ -44,6 +44,9 @@ type Config struct {
 	Contracts        [3]string     // MF_CONTRACT_OPEN, MF_CONTRACT_REWARDS_DISTRIBUTOR, MF_CONTRACT_PROVENANCE_REGISTRY
 	// MaxUploadBytes caps one contribution file (MF_MAX_UPLOAD_MB).
 	MaxUploadBytes int64
+	// FinetuneMaxPerUser is how many of one user's fine-tune runs train at
+	// once across all workers (MF_FINETUNE_MAX_PER_USER); more wait queued.
+	FinetuneMaxPerUser int
 	// Demo seeds demo Datanets into an empty database (MF_DEMO, with MF_DEV).
 	Demo bool
 	// Inference: the Playground's memory budget for loaded models
@@ -56,6 +59,11 @@ type Config struct {
 	// (MF_HF_TOKEN, environment only).
 	HFEndpoint string
 	HFToken    string
+}
+
+// finetune is the fine-tune worker configuration.
+func (c *Config) finetune() jobs.FinetuneConfig {
+	return jobs.FinetuneConfig{MaxPerUser: c.FinetuneMaxPerUser}
 }
 
 // ingestLimits are the ingest defaults with the configured file size.
@@ -73,6 +81,7 @@ type setting struct {
 }
 
 type rawConfig struct {
+	finetuneMaxPerUser                                                    string
 	addr, publicURL, dataDir, admins, dev, databaseURL                    string
 	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
@@ -114,6 +123,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_CONTRACT_REWARDS_DISTRIBUTOR", "contract-rewards-distributor", "", "RewardsDistributor address (real networks)", &rc.contractRewards},
 		{"MF_CONTRACT_PROVENANCE_REGISTRY", "contract-provenance-registry", "", "ProvenanceRegistry address (real networks)", &rc.contractProvenance},
 		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
+		{"MF_FINETUNE_MAX_PER_USER", "finetune-max-per-user", "1", "fine-tune runs of one user that train at once (fair share); more wait in the queue", &rc.finetuneMaxPerUser},
 		{"MF_DEMO", "demo", "1", "with MF_DEV=1, seed demo Datanets into an empty database", &rc.demo},
 		{"MF_INFERENCE_MEMORY_MB", "inference-memory-mb", "2048", "memory for models loaded by the Playground and the generate API, in MB (least recently used are unloaded)", &rc.inferenceMemoryMB},
 		{"MF_INFERENCE_REPLICAS", "inference-replicas", "2", "generations on one base model that run at once (each holds a copy of its weights)", &rc.inferenceReplicas},
@@ -234,6 +244,9 @@ func (rc *rawConfig) validate() (*Config, error) {
 	}
 	if c.Demo, err = parseBool(rc.demo); err != nil {
 		bad("MF_DEMO: %v", err)
+	}
+	if c.FinetuneMaxPerUser, err = strconv.Atoi(rc.finetuneMaxPerUser); err != nil || c.FinetuneMaxPerUser < 1 || c.FinetuneMaxPerUser > 1000 {
+		bad("MF_FINETUNE_MAX_PER_USER %q must be an integer from 1 to 1000", rc.finetuneMaxPerUser)
 	}
 	if mb, err := strconv.Atoi(rc.maxUploadMB); err != nil || mb < 1 || mb > 10240 {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
