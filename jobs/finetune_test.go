@@ -207,7 +207,9 @@ func (e *ftEnv) launch(t *testing.T, c *river.Client[pgx.Tx], a store.Actor, ver
 	}
 	run, err := e.st.LaunchFinetune(context.Background(), a, store.FinetuneLaunch{Name: "Tiny LoRA", BaseModelID: e.base.ID,
 		VersionIDs: versions, Preset: store.PresetCustom, Settings: s},
-		func(ctx context.Context, tx pgx.Tx, run *store.FinetuneRun) (int64, error) { return InsertFinetune(ctx, c, tx, run) })
+		func(ctx context.Context, tx pgx.Tx, run *store.FinetuneRun) (int64, error) {
+			return InsertFinetune(ctx, c, tx, run)
+		})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -63,16 +63,16 @@ type FinetuneWizard struct {
 	Bases     []FinetuneBaseOption
 	Data      []FinetuneDataOption
 
-	BaseModelID int64
-	VersionIDs  map[int64]bool
-	Method      string
-	Preset      string
-	Fields      []FinetuneField
-	LoRATargets []string // chosen
-	Targets     []string // offered
-	Name        string
-	Priority    int
-	GPU         bool
+	BaseModelID  int64
+	VersionIDs   map[int64]bool
+	Method       string
+	Preset       string
+	Fields       []FinetuneField
+	LoRATargets  []string // chosen
+	Targets      []string // offered
+	Name         string
+	Priority     int
+	GPU          bool
 	TemplateName string
 
 	// Review figures.
@@ -108,22 +108,22 @@ type FinetuneRunRow struct {
 
 // FinetuneRunPage is the live run page.
 type FinetuneRunPage struct {
-	Run         FinetuneRunRow
-	Owner       string
-	Error       string
-	Settings    []FinetuneField
-	Data        []FinetuneDataOption
-	Live        FinetuneLive
-	Loss        ChartSpec
-	LR          ChartSpec
-	CanCancel   bool
-	CanDelete   bool
-	StartedAt   *time.Time
-	EstimatedS  int
-	Attempt     int
-	Worker      string
-	Metrics     []FinetuneMetric
-	EventsURL   string // the SSE stream, after the events the page drew
+	Run        FinetuneRunRow
+	Owner      string
+	Error      string
+	Settings   []FinetuneField
+	Data       []FinetuneDataOption
+	Live       FinetuneLive
+	Loss       ChartSpec
+	LR         ChartSpec
+	CanCancel  bool
+	CanDelete  bool
+	StartedAt  *time.Time
+	EstimatedS int
+	Attempt    int
+	Worker     string
+	Metrics    []FinetuneMetric
+	EventsURL  string // the SSE stream, after the events the page drew
 }
 
 // FinetuneMetric is one final figure.
