@@ -25,7 +25,7 @@ import (
 // FS holds the embedded files, named relative to this folder
 // ("app.css", "vendor/htmx.min.js", …).
 //
-//go:embed app.css app.js charts.js theme.js wallet.js rewards.js favicon.svg upload.js playground.js vendor
+//go:embed app.css app.js charts.js theme.js wallet.js rewards.js favicon.svg upload.js playground.js label.js vendor
 var FS embed.FS
 
 // Prefix is the URL path under which Handler serves the files.
