@@ -66,10 +66,10 @@ type Settings struct {
 	MinLRRatio            float64  // cosine floor as a fraction of the peak (cosine_with_min_lr)
 	WeightDecay           float64  // weight_decay
 	GradClip              float64  // max_grad_norm; 0 disables clipping
-	EvalEvery             int      // eval_steps when there is validation data (default: the checkpoint interval)
+	EvalEvery             int      // eval_steps when there is validation data; 0: evaluate only at the end
 	EarlyStoppingPatience int      // early_stopping_steps (evaluations without improvement); needs validation data
 	ValSplit              float64  // val_size, when no validation file is given
-	Seed                  int64    // seed
+	Seed                  uint64   // seed
 }
 
 // Spec is one training attempt.
@@ -111,6 +111,9 @@ type Job struct {
 	Method      string // "lora" or "full"
 	TrainRecord int    // records exported for training
 	ValRecords  int    // records exported for evaluation
+	// EvalSteps is the evaluation interval (0: no evaluation during
+	// training).
+	EvalSteps int
 	// Config is the generated configuration as LLaMA-Factory will read it.
 	Config map[string]any
 }
@@ -365,10 +368,7 @@ func buildConfig(spec Spec, s Settings, job *Job) (*yaml.Node, map[string]any) {
 	hasEval := job.ValRecords > 0 || s.ValSplit > 0
 	saveSteps := spec.SaveSteps
 	evalSteps := s.EvalEvery
-	if evalSteps == 0 {
-		evalSteps = saveSteps
-	}
-	early := hasEval && s.EarlyStoppingPatience > 0
+	early := hasEval && evalSteps > 0 && s.EarlyStoppingPatience > 0
 	if early {
 		// load_best_model_at_end needs checkpoints on evaluation steps.
 		saveSteps = evalSteps
@@ -411,8 +411,13 @@ func buildConfig(spec Spec, s Settings, job *Job) (*yaml.Node, map[string]any) {
 		}
 		put("eval", "do_eval", true)
 		put("eval", "per_device_eval_batch_size", s.BatchSize)
-		put("eval", "eval_strategy", "steps")
-		put("eval", "eval_steps", evalSteps)
+		if evalSteps > 0 {
+			job.EvalSteps = evalSteps
+			put("eval", "eval_strategy", "steps")
+			put("eval", "eval_steps", evalSteps)
+		} else {
+			put("eval", "eval_strategy", "no")
+		}
 		if early {
 			put("eval", "early_stopping_steps", s.EarlyStoppingPatience)
 			put("eval", "load_best_model_at_end", true)

@@ -399,3 +399,23 @@ wait
 		t.Fatalf("child %d survived the cancel", child)
 	}
 }
+
+// The training line of an evaluation step waits for its evaluation, so the
+// step is reported once with both losses.
+func TestEvalHoldReportsEvaluationStepsOnce(t *testing.T) {
+	var got []trainer.Event
+	h := &evalHold{every: 2, fn: func(ev trainer.Event) { got = append(got, ev) }}
+	loss, el := 1.0, 2.0
+	h.add(trainer.Event{Step: 1, Loss: &loss})
+	h.add(trainer.Event{Step: 2, Loss: &loss})
+	if len(got) != 1 {
+		t.Fatalf("evaluation step reported before its evaluation: %+v", got)
+	}
+	h.add(trainer.Event{Step: 2, Loss: &loss, EvalLoss: &el})
+	h.add(trainer.Event{Step: 3, Loss: &loss})
+	h.add(trainer.Event{Step: 4, Loss: &loss}) // no evaluation line follows (e.g. the run ends)
+	h.flush()
+	if len(got) != 4 || got[1].Step != 2 || got[1].EvalLoss == nil || got[2].Step != 3 || got[3].Step != 4 {
+		t.Fatalf("events %+v", got)
+	}
+}

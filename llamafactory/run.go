@@ -149,7 +149,8 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 	uploadCtx, stopUploads := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopUploads()
 	go ckpt.uploader(uploadCtx)
-	tail := trainer.NewProgressTail(filepath.Join(job.OutputDir, trainer.ProgressLogFile), opts.OnProgress)
+	progress := &evalHold{every: job.EvalSteps, fn: opts.OnProgress}
+	tail := trainer.NewProgressTail(filepath.Join(job.OutputDir, trainer.ProgressLogFile), progress.add)
 	tick := time.NewTicker(opts.Poll)
 	defer tick.Stop()
 	running := true
@@ -164,6 +165,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 		}
 		ckpt.scan(!running)
 	}
+	progress.flush()
 	cancelled = ctx.Err() != nil
 	if cancelled {
 		stopUploads()
@@ -181,6 +183,41 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 		return nil, fmt.Errorf("%w; last output:\n%s", err, logs.last())
 	}
 	return res, nil
+}
+
+// evalHold delays the training line of an evaluation step until the
+// step's evaluation line arrives, so that the step is reported once with
+// both losses (consumers that keep the first event per step would
+// otherwise miss the evaluation). Other steps pass straight through.
+type evalHold struct {
+	every int
+	fn    func(trainer.Event)
+	held  *trainer.Event
+}
+
+func (h *evalHold) add(ev trainer.Event) {
+	if h.fn == nil {
+		return
+	}
+	if h.held != nil {
+		held := *h.held
+		h.held = nil
+		if ev.Step != held.Step {
+			h.fn(held)
+		}
+	}
+	if h.every > 0 && ev.Step > 0 && ev.Step%h.every == 0 && ev.EvalLoss == nil && ev.Loss != nil {
+		h.held = &ev
+		return
+	}
+	h.fn(ev)
+}
+
+func (h *evalHold) flush() {
+	if h.held != nil && h.fn != nil {
+		h.fn(*h.held)
+	}
+	h.held = nil
 }
 
 // logTail forwards output lines and keeps the last few.
