@@ -220,12 +220,9 @@ type SubmitResult struct {
 // label that completes the item's overlap finalises the item in the same
 // transaction (majority, agreement, adjudication, rewards).
 func (s *Store) SubmitLabel(ctx context.Context, a Actor, itemID int64, token string, v LabelValue) (*SubmitResult, error) {
-	var projectID int64
-	if err := s.pool.QueryRow(ctx, `SELECT project_id FROM label_items WHERE id = $1`, itemID).Scan(&projectID); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("submit label: %w", err)
+	projectID, err := s.LabelItemProject(ctx, itemID)
+	if err != nil {
+		return nil, err
 	}
 	p, err := s.checkLabeler(ctx, a, projectID)
 	if err != nil {
@@ -443,17 +440,14 @@ func (s *Store) SkipLabelItem(ctx context.Context, a Actor, itemID int64, token,
 	if !isUUID(token) {
 		return &ValidationError{Fields: map[string]string{"lease": "The lease token is missing or malformed: ask for the next item again."}}
 	}
-	var projectID int64
-	if err := s.pool.QueryRow(ctx, `SELECT project_id FROM label_items WHERE id = $1`, itemID).Scan(&projectID); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		return fmt.Errorf("skip: %w", err)
+	projectID, err := s.LabelItemProject(ctx, itemID)
+	if err != nil {
+		return err
 	}
 	if _, err := s.checkLabeler(ctx, a, projectID); err != nil {
 		return err
 	}
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `
 			INSERT INTO label_skips (item_id, user_id, reason) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, itemID, a.UserID, reason); err != nil {
 			return err
@@ -564,4 +558,17 @@ func (s *Store) LabelProgressFor(ctx context.Context, a Actor, projectID int64) 
 		return nil, fmt.Errorf("label progress %d: %w", projectID, err)
 	}
 	return &pr, nil
+}
+
+// LabelItemProject returns the project an item belongs to.
+func (s *Store) LabelItemProject(ctx context.Context, itemID int64) (int64, error) {
+	var projectID int64
+	err := s.pool.QueryRow(ctx, `SELECT project_id FROM label_items WHERE id = $1`, itemID).Scan(&projectID)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, ErrNotFound
+	}
+	if err != nil {
+		return 0, fmt.Errorf("label item %d: %w", itemID, err)
+	}
+	return projectID, nil
 }

@@ -512,3 +512,36 @@ func (s *Store) LabelProjectMembers(ctx context.Context, id int64) ([]string, er
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
+
+// LabelableDatanet is a published Datanet an actor may start a project on.
+type LabelableDatanet struct {
+	Slug     string
+	Name     string
+	Schema   string
+	Labels   []string
+	Versions []int // newest first
+}
+
+// LabelableDatanets lists the published Datanets the actor manages (all of
+// them for admins, capped), for the project form.
+func (s *Store) LabelableDatanets(ctx context.Context, a Actor) ([]LabelableDatanet, error) {
+	if a.UserID == 0 {
+		return nil, nil
+	}
+	rows, err := s.pool.Query(ctx, `
+		SELECT d.slug, d.name, d.schema_kind, d.labels,
+		       coalesce((SELECT array_agg(v.version ORDER BY v.version DESC) FROM datanet_versions v WHERE v.datanet_id = d.id), '{}')
+		FROM datanets d WHERE d.status = 'published' AND (d.owner_id = $1 OR $2) ORDER BY d.name LIMIT 200`, a.UserID, a.Admin)
+	if err != nil {
+		return nil, fmt.Errorf("labelable datanets: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LabelableDatanet, error) {
+		var d LabelableDatanet
+		var versions []int32
+		err := r.Scan(&d.Slug, &d.Name, &d.Schema, &d.Labels, &versions)
+		for _, v := range versions {
+			d.Versions = append(d.Versions, int(v))
+		}
+		return d, err
+	})
+}

@@ -182,12 +182,9 @@ func (s *Store) LabelReviewQueue(ctx context.Context, a Actor, projectID int64, 
 // labels that agree with it are accepted (and rewarded). The decision is
 // final and audited.
 func (s *Store) AdjudicateItem(ctx context.Context, a Actor, itemID int64, v LabelValue, reason string) (*LabelItem, error) {
-	var projectID int64
-	if err := s.pool.QueryRow(ctx, `SELECT project_id FROM label_items WHERE id = $1`, itemID).Scan(&projectID); err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNotFound
-		}
-		return nil, fmt.Errorf("adjudicate: %w", err)
+	projectID, err := s.LabelItemProject(ctx, itemID)
+	if err != nil {
+		return nil, err
 	}
 	p, rights, err := s.VisibleLabelProject(ctx, a, projectID)
 	if err != nil {
