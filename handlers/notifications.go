@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/views"
 )
 
@@ -20,12 +21,18 @@ func (h *Handlers) unreadCount(ctx context.Context, userID int64) int64 {
 	return n
 }
 
+// notifications reads the viewer's page (?page=) of notifications.
+func (h *Handlers) notifications(r *http.Request) ([]store.Notification, int64, int, error) {
+	page := pageNumber(r)
+	list, total, err := h.Store.Notifications(r.Context(), ViewerFrom(r.Context()).User.ID, notificationsPerPage, (page-1)*notificationsPerPage)
+	return list, total, page, err
+}
+
 // NotificationsPage lists the viewer's notifications and marks the ones it
 // shows as read. GET /notifications
 func (h *Handlers) NotificationsPage(w http.ResponseWriter, r *http.Request) {
 	v := ViewerFrom(r.Context())
-	page := pageNumber(r)
-	list, total, err := h.Store.Notifications(r.Context(), v.User.ID, notificationsPerPage, (page-1)*notificationsPerPage)
+	list, total, page, err := h.notifications(r)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
@@ -52,9 +59,7 @@ func (h *Handlers) NotificationsPage(w http.ResponseWriter, r *http.Request) {
 // APINotifications lists the viewer's notifications as JSON without
 // marking them read. GET /api/v1/notifications
 func (h *Handlers) APINotifications(w http.ResponseWriter, r *http.Request) {
-	v := ViewerFrom(r.Context())
-	page := pageNumber(r)
-	list, total, err := h.Store.Notifications(r.Context(), v.User.ID, notificationsPerPage, (page-1)*notificationsPerPage)
+	list, total, page, err := h.notifications(r)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
