@@ -31,6 +31,7 @@ type playgroundApp struct {
 	*app
 	owner, other string // session cookies
 	modelID      int64
+	stored       *inferencetest.Stored
 }
 
 func modelFiles(fs inference.Files) []store.ModelFile {
@@ -69,7 +70,7 @@ func newPlaygroundApp(t *testing.T) *playgroundApp {
 	}
 	srv := httptest.NewServer(web.NewRouter(web.Options{Handlers: h, Store: st, Log: log}))
 	t.Cleanup(srv.Close)
-	a := &playgroundApp{app: &app{Server: srv, store: st, admin: admin}}
+	a := &playgroundApp{app: &app{Server: srv, store: st, admin: admin}, stored: stored}
 	ownerKey, _ := crypto.GenerateKey()
 	otherKey, _ := crypto.GenerateKey()
 	a.owner, a.other = a.signIn(t, ownerKey), a.signIn(t, otherKey)
@@ -151,6 +152,19 @@ func TestGenerateAPI(t *testing.T) {
 	// Instruction format wraps the prompt: more prompt tokens.
 	if ins := a.generateJSON(t, a.owner, "tiny-qa", `{"prompt":"ta eo hn","maxTokens":4,"format":"instruction"}`); ins.Format != "instruction" || ins.PromptTokens <= tuned.PromptTokens {
 		t.Fatalf("instruction format: %+v (raw prompt had %d tokens)", ins, tuned.PromptTokens)
+	}
+
+	// A full fine-tune runs on its merged model alone: the same weights as
+	// the base with the adapter applied unmerged, so the same greedy text.
+	merged, _ := json.Marshal(modelFiles(a.stored.Merged))
+	if _, err := a.store.Pool().Exec(context.Background(), `
+		INSERT INTO models (slug, name, owner_id, base_model_id, method, merged_prefix, merged_files, merged_hash)
+		SELECT 'tiny-full', 'Tiny full', owner_id, base_model_id, 'full', $2, $3, $4 FROM models WHERE id = $1`,
+		a.modelID, a.stored.Merged.Prefix, merged, a.stored.Merged.Hash); err != nil {
+		t.Fatal(err)
+	}
+	if full := a.generateJSON(t, a.owner, "tiny-full", body); full.Text != tuned.Text {
+		t.Fatalf("full fine-tune (merged) %q, LoRA unmerged %q", full.Text, tuned.Text)
 	}
 
 	// Someone else's private model does not exist for them; base models do.

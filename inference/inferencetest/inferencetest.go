@@ -178,6 +178,10 @@ type Stored struct {
 	Config  trainer.Config
 	Base    inference.Files
 	Adapter inference.Files
+	// Merged is the base with the adapter merged in, as a full fine-tune
+	// stores it (models/ft/<model>/merged/): it generates what the base
+	// with the adapter unmerged does.
+	Merged inference.Files
 }
 
 // StoreTiny writes a TinyConfig base (seeded) and an adapter for it under
@@ -198,5 +202,38 @@ func StoreTiny(ctx context.Context, blobs blob.Store, dir, baseSlug, modelSlug s
 	if s.Adapter, err = Upload(ctx, blobs, "models/ft/"+modelSlug+"/adapter", adapterDir); err != nil {
 		return nil, err
 	}
+	mergedDir := filepath.Join(dir, "merged-"+modelSlug)
+	if err := WriteMerged(mergedDir, baseDir, adapterDir); err != nil {
+		return nil, err
+	}
+	if s.Merged, err = Upload(ctx, blobs, "models/ft/"+modelSlug+"/merged", mergedDir); err != nil {
+		return nil, err
+	}
 	return s, nil
+}
+
+// WriteMerged writes the model of baseDir with the adapter of adapterDir
+// merged into its weights, and its tokenizer, into dir.
+func WriteMerged(dir, baseDir, adapterDir string) error {
+	pool := gemm.NewPool(1)
+	defer pool.Close()
+	m, err := trainer.LoadModel(baseDir, pool)
+	if err != nil {
+		return fmt.Errorf("write merged: %w", err)
+	}
+	lo, err := trainer.LoadAdapter(adapterDir, m.Config)
+	if err != nil {
+		return fmt.Errorf("write merged: %w", err)
+	}
+	if err := lo.MergeInto(m); err != nil {
+		return fmt.Errorf("write merged: %w", err)
+	}
+	tok, err := tokenizer.LoadDir(baseDir)
+	if err != nil {
+		return fmt.Errorf("write merged: %w", err)
+	}
+	if err := m.Save(dir); err != nil {
+		return fmt.Errorf("write merged: %w", err)
+	}
+	return tok.Save(dir)
 }
