@@ -1,4 +1,4 @@
-package jobs_test
+package jobs
 
 import (
 	"bytes"
@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/modelimport/hftest"
 	"github.com/modelfactory/modelfactory/store"
 	"github.com/modelfactory/modelfactory/trainer"
@@ -82,13 +81,13 @@ type lfRecorder struct {
 	keepDir     string
 }
 
-func (r *lfRecorder) job(t *testing.T, base, work string, s store.FinetuneSettings) *jobs.TrainJob {
+func (r *lfRecorder) job(t *testing.T, base, work string, s store.FinetuneSettings) *TrainJob {
 	dir := t.TempDir()
 	train, val := filepath.Join(dir, "train.jsonl"), filepath.Join(dir, "val.jsonl")
 	writeJSONL(t, train, 60, instructionRecord)
 	writeJSONL(t, val, 12, instructionRecord)
 	r.keep, r.keepDir = map[int]string{}, t.TempDir()
-	return &jobs.TrainJob{Settings: s, Base: &store.BaseModel{Slug: "tiny", TrainableCPU: true}, BaseDir: base,
+	return &TrainJob{Settings: s, Base: &store.BaseModel{Slug: "tiny", TrainableCPU: true}, BaseDir: base,
 		Schema: "instruction", TrainFile: train, ValFile: val, WorkDir: work,
 		Progress: func(ev trainer.Event) { r.mu.Lock(); r.events = append(r.events, ev); r.mu.Unlock() },
 		Log:      func(l string) { r.mu.Lock(); r.logs = append(r.logs, l); r.mu.Unlock() },
@@ -135,7 +134,7 @@ func TestLlamaFactoryBackendTrainsAndResumes(t *testing.T) {
 	rec := &lfRecorder{}
 	work := filepath.Join(t.TempDir(), "attempt")
 	j := rec.job(t, base, work, lfSettings())
-	out, err := (&jobs.LlamaFactoryBackend{}).Train(context.Background(), j)
+	out, err := (&LlamaFactoryBackend{}).Train(context.Background(), j)
 	if err != nil {
 		t.Fatalf("train: %v\n%s", err, strings.Join(rec.logs, "\n"))
 	}
@@ -198,7 +197,7 @@ func TestLlamaFactoryBackendTrainsAndResumes(t *testing.T) {
 	if err := os.CopyFS(j2.ResumeDir, os.DirFS(filepath.Join(work, "output", "checkpoint-4"))); err != nil {
 		t.Fatal(err)
 	}
-	out2, err := (&jobs.LlamaFactoryBackend{}).Train(context.Background(), j2)
+	out2, err := (&LlamaFactoryBackend{}).Train(context.Background(), j2)
 	if err != nil {
 		t.Fatalf("resumed train: %v\n%s", err, strings.Join(rec2.logs, "\n"))
 	}
@@ -227,7 +226,7 @@ func TestLlamaFactoryBackendCancelAndErrors(t *testing.T) {
 	j.Progress = func(ev trainer.Event) { progress(ev); once.Do(func() { close(first) }) }
 	errc := make(chan error, 1)
 	go func() {
-		_, err := (&jobs.LlamaFactoryBackend{Grace: 30 * time.Second}).Train(ctx, j)
+		_, err := (&LlamaFactoryBackend{Grace: 30 * time.Second}).Train(ctx, j)
 		errc <- err
 	}()
 	select {
@@ -255,14 +254,14 @@ func TestLlamaFactoryBackendCancelAndErrors(t *testing.T) {
 	s = lfSettings()
 	s.LoRATargets = []string{"lm_head"}
 	j = rec.job(t, base, filepath.Join(t.TempDir(), "attempt"), s)
-	if _, err := (&jobs.LlamaFactoryBackend{}).Train(context.Background(), j); err == nil ||
+	if _, err := (&LlamaFactoryBackend{}).Train(context.Background(), j); err == nil ||
 		!strings.Contains(err.Error(), `lora_target "lm_head"`) {
 		t.Fatalf("bad target: %v", err)
 	}
 	// Without LLaMA-Factory installed the error says what to do.
 	t.Setenv("PATH", t.TempDir())
 	j = rec.job(t, base, filepath.Join(t.TempDir(), "attempt"), lfSettings())
-	if _, err := (&jobs.LlamaFactoryBackend{}).Train(context.Background(), j); err == nil ||
+	if _, err := (&LlamaFactoryBackend{}).Train(context.Background(), j); err == nil ||
 		!strings.Contains(err.Error(), "llamafactory-cli not found on PATH: install LLaMA-Factory on GPU workers or set MF_LLAMAFACTORY_CLI") {
 		t.Fatalf("missing CLI: %v", err)
 	}
