@@ -561,7 +561,7 @@ func (h *Handlers) live(ctx context.Context, run *store.FinetuneRun) (views.Fine
 	if l.LastEventID, err = h.Store.LastFinetuneEventID(ctx, run.ID); err != nil {
 		return l, err
 	}
-	logs, err := h.Store.LastFinetuneEvents(ctx, run.ID, "", 14)
+	logs, err := h.Store.LastFinetuneEvents(ctx, run.ID, []string{store.EventLog, store.EventStatus}, 14)
 	if err != nil {
 		return l, err
 	}
@@ -577,7 +577,7 @@ func (h *Handlers) live(ctx context.Context, run *store.FinetuneRun) (views.Fine
 			l.Logs = append(l.Logs, views.FinetuneLogLine{At: e.CreatedAt, Text: d.Message})
 		}
 	}
-	samples, err := h.Store.LastFinetuneEvents(ctx, run.ID, store.EventSample, 6)
+	samples, err := h.Store.LastFinetuneEvents(ctx, run.ID, []string{store.EventSample}, 6)
 	if err != nil {
 		return l, err
 	}
@@ -586,7 +586,7 @@ func (h *Handlers) live(ctx context.Context, run *store.FinetuneRun) (views.Fine
 		_ = json.Unmarshal(e.Data, &d)
 		l.Samples = append(l.Samples, views.FinetuneSample{Step: e.Step, Prompt: d.Prompt, Output: d.Output})
 	}
-	stops, err := h.Store.LastFinetuneEvents(ctx, run.ID, store.EventEarlyStop, 1)
+	stops, err := h.Store.LastFinetuneEvents(ctx, run.ID, []string{store.EventEarlyStop}, 1)
 	if err != nil {
 		return l, err
 	}

@@ -1021,6 +1021,9 @@ func (s *Store) FinetuneEvents(ctx context.Context, runID, afterID int64, kinds 
 	if limit <= 0 {
 		limit = 10000
 	}
+	if kinds == nil {
+		kinds = []string{}
+	}
 	rows, err := s.pool.Query(ctx, `SELECT id, kind, step, data, created_at FROM finetune_events
 		WHERE run_id = $1 AND id > $2 AND (cardinality($3::text[]) = 0 OR kind = ANY($3)) ORDER BY id LIMIT $4`,
 		runID, afterID, kinds, limit)
@@ -1034,10 +1037,11 @@ func (s *Store) FinetuneEvents(ctx context.Context, runID, afterID int64, kinds 
 	})
 }
 
-// LastFinetuneEvents returns the run's last n events of kind, oldest first.
-func (s *Store) LastFinetuneEvents(ctx context.Context, runID int64, kind string, n int) ([]FinetuneEvent, error) {
+// LastFinetuneEvents returns the run's last n events of the given kinds,
+// oldest first.
+func (s *Store) LastFinetuneEvents(ctx context.Context, runID int64, kinds []string, n int) ([]FinetuneEvent, error) {
 	rows, err := s.pool.Query(ctx, `SELECT * FROM (SELECT id, kind, step, data, created_at FROM finetune_events
-		WHERE run_id = $1 AND kind = $2 ORDER BY id DESC LIMIT $3) t ORDER BY id`, runID, kind, n)
+		WHERE run_id = $1 AND kind = ANY($2) ORDER BY id DESC LIMIT $3) t ORDER BY id`, runID, kinds, n)
 	if err != nil {
 		return nil, fmt.Errorf("run %d events: %w", runID, err)
 	}
