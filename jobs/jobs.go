@@ -132,9 +132,11 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 	river.AddWorker(workers, &ModelImportWorker{importer: &ModelImporter{Store: deps.Store, Blobs: deps.Blobs, WorkDir: importDir,
 		Fetch: deps.ModelFetch, MaxCPUParams: deps.MaxCPUParams, Log: deps.Logger}})
 
-	if deps.DataDir != "" {
-		river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, deps.DataDir, deps.Logger, deps.Finetune))
+	ftDir := deps.DataDir
+	if ftDir == "" {
+		ftDir = filepath.Join(os.TempDir(), "modelfactory-finetune")
 	}
+	river.AddWorker(workers, NewFinetuneWorker(deps.Store, deps.Blobs, ftDir, deps.Logger, deps.Finetune))
 	ftCfg := deps.Finetune.withDefaults()
 	river.AddWorker(workers, &FinetuneWatchdogWorker{store: deps.Store, stale: ftCfg.Stale, log: deps.Logger})
 
