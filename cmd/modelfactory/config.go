@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -16,6 +18,8 @@ import (
 	"github.com/modelfactory/modelfactory/blob"
 	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/jobs"
+	"github.com/modelfactory/modelfactory/llamafactory"
+	"github.com/modelfactory/modelfactory/store"
 )
 
 // Config is every setting of the server, read from the environment and
@@ -47,6 +51,9 @@ type Config struct {
 	// FinetuneMaxPerUser is how many of one user's fine-tune runs train at
 	// once across all workers (MF_FINETUNE_MAX_PER_USER); more wait queued.
 	FinetuneMaxPerUser int
+	// LlamaFactoryCLI is the llamafactory-cli that train_gpu workers run
+	// (MF_LLAMAFACTORY_CLI: a path, or a name looked up on PATH).
+	LlamaFactoryCLI string
 	// Demo seeds demo Datanets into an empty database (MF_DEMO, with MF_DEV).
 	Demo bool
 	// Inference: the Playground's memory budget for loaded models
@@ -63,7 +70,8 @@ type Config struct {
 
 // finetune is the fine-tune worker configuration.
 func (c *Config) finetune() jobs.FinetuneConfig {
-	return jobs.FinetuneConfig{MaxPerUser: c.FinetuneMaxPerUser}
+	return jobs.FinetuneConfig{MaxPerUser: c.FinetuneMaxPerUser, Backends: map[string]jobs.TrainBackend{
+		store.BackendLlamaFactory: &jobs.LlamaFactoryBackend{CLI: c.LlamaFactoryCLI}}}
 }
 
 // ingestLimits are the ingest defaults with the configured file size.
@@ -81,7 +89,7 @@ type setting struct {
 }
 
 type rawConfig struct {
-	finetuneMaxPerUser                                                    string
+	finetuneMaxPerUser, llamaFactoryCLI                                   string
 	addr, publicURL, dataDir, admins, dev, databaseURL                    string
 	s3Endpoint, s3Bucket, s3Region, s3Access, s3Secret, s3PathStyle       string
 	chainRPC, chainID, chainDevAddr, logFormat, logLevel, queues, workers string
@@ -124,6 +132,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_CONTRACT_PROVENANCE_REGISTRY", "contract-provenance-registry", "", "ProvenanceRegistry address (real networks)", &rc.contractProvenance},
 		{"MF_MAX_UPLOAD_MB", "max-upload-mb", "25", "largest contribution file, in MB", &rc.maxUploadMB},
 		{"MF_FINETUNE_MAX_PER_USER", "finetune-max-per-user", "1", "fine-tune runs of one user that train at once (fair share); more wait in the queue", &rc.finetuneMaxPerUser},
+		{"MF_LLAMAFACTORY_CLI", "llamafactory-cli", "llamafactory-cli", "LLaMA-Factory's CLI that train_gpu workers run (a path, or a name on PATH)", &rc.llamaFactoryCLI},
 		{"MF_DEMO", "demo", "1", "with MF_DEV=1, seed demo Datanets into an empty database", &rc.demo},
 		{"MF_INFERENCE_MEMORY_MB", "inference-memory-mb", "2048", "memory for models loaded by the Playground and the generate API, in MB (least recently used are unloaded)", &rc.inferenceMemoryMB},
 		{"MF_INFERENCE_REPLICAS", "inference-replicas", "2", "generations on one base model that run at once (each holds a copy of its weights)", &rc.inferenceReplicas},
@@ -247,6 +256,17 @@ func (rc *rawConfig) validate() (*Config, error) {
 	}
 	if c.FinetuneMaxPerUser, err = strconv.Atoi(rc.finetuneMaxPerUser); err != nil || c.FinetuneMaxPerUser < 1 || c.FinetuneMaxPerUser > 1000 {
 		bad("MF_FINETUNE_MAX_PER_USER %q must be an integer from 1 to 1000", rc.finetuneMaxPerUser)
+	}
+	c.LlamaFactoryCLI = rc.llamaFactoryCLI
+	if slices.Contains(c.Queues, jobs.QueueTrainGPU) {
+		// A GPU worker without LLaMA-Factory would fail every run it takes.
+		if _, err := exec.LookPath(c.LlamaFactoryCLI); err != nil {
+			if c.LlamaFactoryCLI == llamafactory.DefaultCLI {
+				bad("queue train_gpu: %v", llamafactory.ErrCLINotFound)
+			} else {
+				bad("MF_LLAMAFACTORY_CLI %q: %v", c.LlamaFactoryCLI, err)
+			}
+		}
 	}
 	if mb, err := strconv.Atoi(rc.maxUploadMB); err != nil || mb < 1 || mb > 10240 {
 		bad("MF_MAX_UPLOAD_MB %q must be an integer from 1 to 10240", rc.maxUploadMB)
