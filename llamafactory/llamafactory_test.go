@@ -419,3 +419,18 @@ func TestEvalHoldReportsEvaluationStepsOnce(t *testing.T) {
 		t.Fatalf("events %+v", got)
 	}
 }
+
+// Progress-bar frames (carriage returns) are thinned out, long lines cut,
+// and the last unterminated line kept.
+func TestLogTailLines(t *testing.T) {
+	var got []string
+	l := &logTail{fn: func(s string) { got = append(got, s) }}
+	long := strings.Repeat("x", maxLineBytes+100)
+	l.read(strings.NewReader("one\n 10%|#   |\r 20%|##  |\r 30%|### |\rtwo\r\n" + long + "\nlast"))
+	if len(got) != 5 || got[0] != "one" || got[1] != " 10%|#   |" || got[2] != "two" || len(got[3]) != maxLineBytes || got[4] != "last" {
+		t.Fatalf("lines %q", got)
+	}
+	if !strings.HasSuffix(l.last(), "\nlast") {
+		t.Fatalf("tail %q", l.last())
+	}
+}

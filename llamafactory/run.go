@@ -228,20 +228,45 @@ type logTail struct {
 }
 
 func (l *logTail) read(r io.Reader) {
-	s := bufio.NewScanner(r)
-	s.Buffer(make([]byte, 64<<10), 1<<20)
-	for s.Scan() {
-		// Progress bars redraw with carriage returns: keep the last frame.
-		line := s.Text()
-		if i := strings.LastIndexByte(strings.TrimRight(line, "\r"), '\r'); i >= 0 {
-			line = line[i+1:]
+	br := bufio.NewReaderSize(r, 64<<10)
+	var line []byte
+	var lastFrame time.Time
+	cr := false // the line so far ended with a carriage return
+	for {
+		b, err := br.ReadByte()
+		if cr && (err != nil || b != '\n') {
+			// A progress bar redrew the line: pass on at most one frame
+			// every progressFrameEvery.
+			if len(line) > 0 && time.Since(lastFrame) >= progressFrameEvery {
+				lastFrame = time.Now()
+				l.add(string(line))
+			}
+			line, cr = line[:0], false
 		}
-		l.add(strings.TrimRight(line, "\r"))
+		if err != nil {
+			if len(line) > 0 {
+				l.add(string(line))
+			}
+			return
+		}
+		switch {
+		case b == '\n':
+			l.add(string(line))
+			line, cr = line[:0], false
+		case b == '\r':
+			cr = true
+		case len(line) < maxLineBytes:
+			line = append(line, b)
+		}
 	}
-	// A line longer than the buffer ends the scan; drain the rest so the
-	// CLI never blocks on a full pipe.
-	_, _ = io.Copy(io.Discard, r)
 }
+
+// A line longer than maxLineBytes is cut; carriage-return frames of a
+// progress bar are forwarded at most every progressFrameEvery.
+const (
+	maxLineBytes       = 4 << 10
+	progressFrameEvery = 5 * time.Second
+)
 
 func (l *logTail) add(line string) {
 	l.mu.Lock()
