@@ -317,7 +317,9 @@ func TestPlaygroundPage(t *testing.T) {
 	for _, want := range []string{
 		`data-endpoint="/api/v1/models/tiny-qa/generate"`,
 		`data-endpoint="/api/v1/models/base:tiny/generate"`,
-		`<option value="tiny-qa" selected`, "playground.js", `id="pg-instruction"`, `id="pg-stop"`, "Tiny GPT",
+		`<option value="tiny-qa" selected`, "playground.js", `id="pg-stop"`, "Tiny GPT",
+		// Trained on no instruction data: the toggle starts off.
+		`id="pg-instruction" name="instruction" aria-describedby`,
 	} {
 		if r.StatusCode != 200 || !strings.Contains(body, want) {
 			t.Fatalf("playground page (%d) lacks %q:\n%s", r.StatusCode, want, body)
@@ -334,5 +336,38 @@ func TestPlaygroundPage(t *testing.T) {
 	body = readAll(t, a.do(t, "GET", "/playground", "", withSession(a.other)))
 	if strings.Contains(body, "tiny-qa") || !strings.Contains(body, "Launch a fine-tune") {
 		t.Fatalf("other user's playground shows a private model or no empty state:\n%s", body)
+	}
+}
+
+// A model trained on an instruction Datanet formats prompts as
+// instructions by default, in the API and in the Playground's toggle.
+func TestInstructionModelDefaultsToInstructionFormat(t *testing.T) {
+	t.Parallel()
+	a := newPlaygroundApp(t)
+	_, err := a.store.Pool().Exec(context.Background(), `
+		WITH d AS (
+			INSERT INTO datanets (slug, owner_id, name, license, schema_kind, visibility, contribution_policy, status)
+			SELECT 'pilot-qa', owner_id, 'Pilot Q&A', 'CC0-1.0', 'instruction', 'public', 'open', 'published' FROM models WHERE id = $1
+			RETURNING id, owner_id),
+		v AS (
+			INSERT INTO datanet_versions (datanet_id, version, record_count, char_count, token_count, merkle_root, shares, created_by)
+			SELECT id, 1, 0, 0, 0, '0x'||repeat('ab', 32), '{}', owner_id FROM d RETURNING id)
+		INSERT INTO model_data (model_id, version_id) SELECT $1, id FROM v`, a.modelID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := a.generateJSON(t, a.owner, "tiny-qa", `{"prompt":"ta eo","maxTokens":3}`)
+	if g.Format != "instruction" {
+		t.Fatalf("format %q, want instruction for a model trained on instruction data", g.Format)
+	}
+	if g := a.generateJSON(t, a.owner, "tiny-qa", `{"prompt":"ta eo","maxTokens":3,"format":"raw"}`); g.Format != "raw" {
+		t.Fatalf("explicit raw format answered as %q", g.Format)
+	}
+	if g := a.generateJSON(t, a.owner, "base:tiny", `{"prompt":"ta eo","maxTokens":3}`); g.Format != "raw" {
+		t.Fatalf("base model format %q, want raw", g.Format)
+	}
+	body := readAll(t, a.do(t, "GET", "/playground?model=tiny-qa", "", withSession(a.owner)))
+	if !strings.Contains(body, `id="pg-instruction" name="instruction" checked`) {
+		t.Fatalf("instruction toggle not on by default:\n%s", body)
 	}
 }
