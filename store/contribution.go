@@ -215,9 +215,7 @@ func (s *Store) ReviewContribution(ctx context.Context, a Actor, id int64, accep
 		if accept {
 			_, err = tx.Exec(ctx, `UPDATE records SET status = 'accepted' WHERE contribution_id = $1`, id)
 		} else {
-			_, err = tx.Exec(ctx, `
-				WITH gone AS (DELETE FROM records WHERE contribution_id = $1 RETURNING id)
-				DELETE FROM record_bands WHERE record_id IN (SELECT id FROM gone)`, id)
+			_, err = tx.Exec(ctx, `DELETE FROM records WHERE contribution_id = $1`, id)
 			if err == nil {
 				_, err = tx.Exec(ctx, `UPDATE contributions SET accepted_count = 0 WHERE id = $1`, id)
 			}
@@ -275,9 +273,7 @@ func (s *Store) FailIngest(ctx context.Context, id int64, rejected int64, proble
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		_, err = tx.Exec(ctx, `
-			WITH gone AS (DELETE FROM records WHERE contribution_id = $1 RETURNING id)
-			DELETE FROM record_bands WHERE record_id IN (SELECT id FROM gone)`, id)
+		_, err = tx.Exec(ctx, `DELETE FROM records WHERE contribution_id = $1`, id)
 		return err
 	})
 	if err != nil {

@@ -81,6 +81,12 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if status != ContribProcessing {
 			return fmt.Errorf("contribution is %s, not processing: %w", status, ErrConflict)
 		}
+		// The near-duplicate self-join sorts or hashes 20 keys per record:
+		// in memory, please. Its row estimates (unnest) are far too high,
+		// which made PostgreSQL spend seconds JIT-compiling it.
+		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+			return err
+		}
 		recStatus := "accepted"
 		if policy == PolicyReview {
 			recStatus = "pending"
@@ -215,6 +221,7 @@ func (s *Store) computeSearchVectors(ctx context.Context, jobs <-chan []IngestRe
 	} else {
 		defer conn.Release()
 	}
+	cleaning := true
 	for batch := range jobs {
 		if conn == nil {
 			results <- searchVectors{}
@@ -234,8 +241,21 @@ func (s *Store) computeSearchVectors(ctx context.Context, jobs <-chan []IngestRe
 			err = fmt.Errorf("%d vectors for %d records", len(v), len(batch))
 		}
 		results <- searchVectors{vectors: v, err: err}
+		// The GIN indexes queue new entries in a pending list that the
+		// inserting backend merges whenever it fills; merging here, on
+		// this backend, takes that work off the insert's critical path.
+		for _, index := range ginIndexes {
+			if cleaning && err == nil {
+				if _, cerr := conn.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, index); cerr != nil {
+					cleaning = false // not the index owner: the inserts merge
+				}
+			}
+		}
 	}
 }
+
+// ginIndexes are the records' GIN indexes ingest fills.
+var ginIndexes = []string{"records_search", "records_bands"}
 
 // ingestWriter writes a contribution's records batch by batch inside the
 // ingest transaction.
@@ -243,15 +263,14 @@ type ingestWriter struct {
 	tx                                       pgx.Tx
 	datanetID, contributionID, contributorID int64
 	status                                   string
-	lastID                                   int64 // highest record id written so far
 	accepted, duplicates                     int64
 	dupProblems                              []Problem // the first MaxProblems duplicates of older records
 }
 
 // write stores one batch: records whose hash the Datanet already holds are
 // dropped (and reported by line), the rest are copied in file order with
-// their search vectors (nil: the insert trigger computes them), then
-// their LSH band keys are copied under the ids the records got.
+// their LSH band keys and search vectors (nil: the insert trigger computes
+// them).
 func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors []pgtype.TSVector) error {
 	hashes := make([]string, len(batch))
 	for i, r := range batch {
@@ -292,7 +311,7 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors 
 	}
 	k := 0
 	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status", "pii", "minhash", "search"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status", "pii", "minhash", "bands", "search"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if k == len(keep) {
 				return nil, nil
@@ -311,58 +330,20 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors 
 			// The canonical JSON is the fields object itself (schema
 			// fields, keys sorted), so it doubles as the JSONB value.
 			return []any{w.datanetID, w.contributionID, w.contributorID, r.Hash, r.Canonical, r.Canonical, r.Chars, r.Line,
-				w.status, pii, r.MinHash, search}, nil
+				w.status, pii, r.MinHash, r.Bands, search}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy records: %w", err)
 	}
-	// The copy numbered the rows in order; read the ids back to key the
-	// band rows.
-	rows, err = w.tx.Query(ctx, `SELECT id FROM records WHERE contribution_id = $1 AND id > $2 ORDER BY id`, w.contributionID, w.lastID)
-	if err != nil {
-		return fmt.Errorf("record ids: %w", err)
-	}
-	ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
-	if err != nil {
-		return fmt.Errorf("record ids: %w", err)
-	}
-	if len(ids) != len(keep) {
-		return fmt.Errorf("copied %d records but found %d", len(keep), len(ids))
-	}
-	w.lastID = ids[len(ids)-1]
-	w.accepted += int64(len(ids))
-	j, b := 0, 0
-	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"record_bands"}, []string{"datanet_id", "band_key", "record_id"},
-		pgx.CopyFromFunc(func() ([]any, error) {
-			for j < len(keep) && b == len(batch[keep[j]].Bands) {
-				j, b = j+1, 0
-			}
-			if j == len(keep) {
-				return nil, nil
-			}
-			b++
-			return []any{w.datanetID, batch[keep[j]].Bands[b-1], ids[j]}, nil
-		}))
-	if err != nil {
-		return fmt.Errorf("copy band keys: %w", err)
-	}
+	w.accepted += int64(len(keep))
 	return nil
 }
 
 // flagNearDuplicates finds, for each new record of the contribution, the
-// most similar older record sharing an LSH band and flags it when the
-// estimated Jaccard similarity reaches NearDupThreshold.
+// most similar older record sharing an LSH band key — an earlier record of
+// the same contribution, or an accepted one of the Datanet — and flags it
+// when the estimated Jaccard similarity reaches NearDupThreshold.
 func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionID int64, sim Similarity) (int64, error) {
-	rows, err := tx.Query(ctx, `
-		SELECT DISTINCT nb.record_id, ob.record_id, nr.minhash, orr.minhash
-		FROM record_bands nb
-		JOIN records nr ON nr.id = nb.record_id AND nr.contribution_id = $2
-		JOIN record_bands ob ON ob.datanet_id = $1 AND ob.band_key = nb.band_key AND ob.record_id < nb.record_id
-		JOIN records orr ON orr.id = ob.record_id AND (orr.status = 'accepted' OR orr.contribution_id = $2)
-		WHERE nb.datanet_id = $1`, datanetID, contributionID)
-	if err != nil {
-		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-	}
 	type match struct {
 		other int64
 		score float64
@@ -370,14 +351,49 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 	best := map[int64]match{}
 	var newID, oldID int64
 	var a, b []byte
-	_, err = pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, func() error {
+	consider := func() error {
 		if score := sim(a, b); score >= NearDupThreshold && score > best[newID].score {
 			best[newID] = match{oldID, score}
 		}
 		return nil
-	})
+	}
+	// Within the contribution: its band keys grouped (one hash table),
+	// pairs only from the rare keys shared by several records.
+	rows, err := tx.Query(ctx, `
+		WITH k AS (SELECT id, unnest(bands) AS key FROM records WHERE contribution_id = $1),
+		     d AS (SELECT array_agg(id) AS ids FROM k GROUP BY key HAVING count(*) > 1),
+		     p AS (SELECT DISTINCT x AS new_id, y AS old_id FROM d, unnest(d.ids) AS x, unnest(d.ids) AS y WHERE y < x)
+		SELECT p.new_id, p.old_id, n.minhash, o.minhash FROM p JOIN records n ON n.id = p.new_id JOIN records o ON o.id = p.old_id`,
+		contributionID)
 	if err != nil {
 		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+	}
+	if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, consider); err != nil {
+		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+	}
+	// Against the Datanet's older accepted records, through the GIN index
+	// (one scan per new record), when there are any.
+	var older bool
+	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM records WHERE datanet_id = $1 AND status = 'accepted' AND contribution_id <> $2)`,
+		datanetID, contributionID).Scan(&older); err != nil {
+		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+	}
+	if older {
+		// Entries still in the GIN pending list are read by every index
+		// scan: merge them into the index first (ours included).
+		if err := cleanGINPendingList(ctx, tx, "records_bands"); err != nil {
+			return 0, err
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT n.id, o.id, n.minhash, o.minhash FROM records n
+			JOIN records o ON o.bands && n.bands AND o.datanet_id = $1 AND o.id < n.id AND o.status = 'accepted' AND o.contribution_id <> $2
+			WHERE n.contribution_id = $2`, datanetID, contributionID)
+		if err != nil {
+			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+		}
+		if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, consider); err != nil {
+			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+		}
 	}
 	if len(best) == 0 {
 		return 0, nil
@@ -393,6 +409,20 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 		return 0, fmt.Errorf("flag near-duplicates: %w", err)
 	}
 	return int64(len(best)), nil
+}
+
+// cleanGINPendingList merges a GIN index's pending entries into the index
+// (gin_clean_pending_list). It needs to own the index; where the role does
+// not, scans just read the pending list as well.
+func cleanGINPendingList(ctx context.Context, tx pgx.Tx, index string) error {
+	sp, err := tx.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := sp.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, index); err != nil {
+		return sp.Rollback(ctx)
+	}
+	return sp.Commit(ctx)
 }
 
 // Record is a stored record.
@@ -514,21 +544,14 @@ func (s *Store) FixRecord(ctx context.Context, a Actor, contributionID int64, ha
 			pii = json.RawMessage("[]")
 		}
 		err = tx.QueryRow(ctx, `
-			UPDATE records SET hash = $3, canonical = $4, fields = $5, chars = $6, pii = $7, minhash = $8,
+			UPDATE records SET hash = $3, canonical = $4, fields = $5, chars = $6, pii = $7, minhash = $8, bands = $9,
 			       near_dup_of = NULL, near_dup_score = NULL
 			WHERE contribution_id = $1 AND hash = $2 RETURNING id`,
-			contributionID, hash, rec.Hash, rec.Canonical, fields, rec.Chars, pii, rec.MinHash).Scan(&id)
+			contributionID, hash, rec.Hash, rec.Canonical, fields, rec.Chars, pii, rec.MinHash, rec.Bands).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
 		if err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `DELETE FROM record_bands WHERE record_id = $1`, id); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO record_bands (datanet_id, band_key, record_id) SELECT $1, b, $2 FROM unnest($3::bigint[]) b`,
-			c.DatanetID, id, rec.Bands); err != nil {
 			return err
 		}
 		return audit(ctx, tx, a.UserID, "record.fix", "contribution", fmt.Sprint(contributionID),
