@@ -3,6 +3,7 @@ package inference_test
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -16,7 +17,10 @@ import (
 // starterFixture stores a model of the starter model's shape (4 layers,
 // 192 wide, 4,096-token BPE, 128 context) with random weights — pretraining
 // the real one takes minutes — and a rank-4 adapter for it. Timing depends
-// on the shape, not on the weights.
+// on the shape, not on the weights; the synthetic tokenizer splits English
+// into about twice as many tokens as a real one, so the prompt's forward
+// pass is longer than it would be. MF_STARTER_MODEL_DIR=<dir> uses the
+// real starter model instead.
 func starterFixture(b *testing.B) (blob.Store, inference.Files, inference.Files) {
 	b.Helper()
 	ctx := context.Background()
@@ -26,13 +30,21 @@ func starterFixture(b *testing.B) (blob.Store, inference.Files, inference.Files)
 	}
 	src := b.TempDir()
 	cfg := inferencetest.StarterShape
-	if err := inferencetest.WriteBase(filepath.Join(src, "base"), cfg, 1); err != nil {
+	baseDir := filepath.Join(src, "base")
+	if dir := os.Getenv("MF_STARTER_MODEL_DIR"); dir != "" {
+		// The real pretrained starter model (trainer.EnsureStarterModel's
+		// directory), when someone has it at hand.
+		if !trainer.IsModelDir(dir) {
+			b.Fatalf("MF_STARTER_MODEL_DIR %s holds no model", dir)
+		}
+		baseDir = dir
+	} else if err := inferencetest.WriteBase(baseDir, cfg, 1); err != nil {
 		b.Fatal(err)
 	}
 	if err := inferencetest.WriteAdapter(filepath.Join(src, "adapter"), cfg, 2); err != nil {
 		b.Fatal(err)
 	}
-	base, err := inferencetest.Upload(ctx, blobs, "models/base/starter", filepath.Join(src, "base"))
+	base, err := inferencetest.Upload(ctx, blobs, "models/base/starter", baseDir)
 	if err != nil {
 		b.Fatal(err)
 	}
