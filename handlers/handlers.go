@@ -67,6 +67,14 @@ type Deps struct {
 	EnqueueIngest func(ctx context.Context, tx pgx.Tx, contributionID int64) error
 	// MaxUploadBytes caps a contribution file.
 	MaxUploadBytes int64
+	// HFEndpoint is the Hugging Face hub that base-model imports use;
+	// repository URLs on it are accepted besides huggingface.co.
+	HFEndpoint string
+	// EnqueueModelImport inserts a base-model import job inside tx.
+	EnqueueModelImport store.BaseModelEnqueue
+	// EnqueueModelRegistration inserts a model's ProvenanceRegistry
+	// registration job inside tx; nil when no chain engine is configured.
+	EnqueueModelRegistration store.ModelEnqueue
 	// EnqueueFinetune inserts a fine-tune run's River job inside the
 	// launch transaction and returns the job ID.
 	EnqueueFinetune store.FinetuneEnqueue

@@ -26,8 +26,10 @@ import (
 	"github.com/modelfactory/modelfactory/handlers"
 	"github.com/modelfactory/modelfactory/inference"
 	"github.com/modelfactory/modelfactory/jobs"
+	"github.com/modelfactory/modelfactory/modelimport"
 	"github.com/modelfactory/modelfactory/pgcluster"
 	"github.com/modelfactory/modelfactory/store"
+	"github.com/modelfactory/modelfactory/trainer"
 	"github.com/modelfactory/modelfactory/views"
 	"github.com/modelfactory/modelfactory/web"
 )
@@ -137,6 +139,32 @@ func openBlobs(ctx context.Context, cfg *Config) (blob.Store, string, error) {
 	return s, dir, nil
 }
 
+// modelFetch configures base-model imports: the Hugging Face hub and
+// token, and S3 buckets reached with the deployment's S3 endpoint and
+// credentials.
+func modelFetch(cfg *Config) modelimport.Options {
+	return modelimport.Options{HFEndpoint: cfg.HFEndpoint, HFToken: cfg.HFToken,
+		S3: func(ctx context.Context, bucket string) (blob.Store, error) {
+			c := cfg.S3
+			c.Bucket = bucket
+			return blob.NewS3(ctx, c)
+		}}
+}
+
+// registerStarter puts an already built starter model into the catalog
+// (the starter-model job does it when it builds the model).
+func registerStarter(ctx context.Context, cfg *Config, st *store.Store, blobs blob.Store, log *slog.Logger) {
+	dir := filepath.Join(cfg.DataDir, "models", trainer.StarterName)
+	if !trainer.IsModelDir(dir) {
+		return
+	}
+	if b, err := jobs.RegisterStarterModel(ctx, st, blobs, dir); err != nil {
+		log.Warn("starter model not registered in the catalog", "err", err)
+	} else {
+		log.Info("starter model in the catalog", "slug", b.Slug, "hash", b.ContentHash)
+	}
+}
+
 // openChain dials MF_CHAIN_RPC_URL or starts the embedded dev chain.
 func openChain(ctx context.Context, cfg *Config, log *slog.Logger, cl *closers) (*ethclient.Client, *chain.DevChain, views.ChainInfo, error) {
 	info := views.ChainInfo{ChainID: cfg.ChainID, Name: fmt.Sprintf("Chain %d", cfg.ChainID)}
@@ -216,13 +244,14 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		return err
 	}
 
-	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir, Finetune: cfg.finetune(), PublicURL: cfg.PublicURL.String()}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+	riverClient, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Rewards: rw.jobs, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir, Finetune: cfg.finetune(), PublicURL: cfg.PublicURL.String(), ModelFetch: modelFetch(cfg)}, jobs.Config{Queues: cfg.Queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
 	if err := riverClient.Start(ctx); err != nil {
 		return fmt.Errorf("start workers: %w", err)
 	}
+	registerStarter(ctx, cfg, st, blobs, log)
 	if cfg.Dev && cfg.Demo {
 		// Unique and a no-op once any Datanet exists: safe on every start.
 		if _, err := riverClient.Insert(ctx, jobs.SeedDemoArgs{}, nil); err != nil {
@@ -265,6 +294,11 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		EnqueueFinetune: func(ctx context.Context, tx pgx.Tx, run *store.FinetuneRun) (int64, error) {
 			return jobs.InsertFinetune(ctx, riverClient, tx, run)
 		},
+		HFEndpoint: cfg.HFEndpoint,
+		EnqueueModelImport: func(ctx context.Context, tx pgx.Tx, id int64) error {
+			_, err := riverClient.InsertTx(ctx, tx, jobs.NewModelImportArgs(id), nil)
+			return err
+		},
 		Ready: []handlers.ReadyCheck{
 			{Name: "database", Check: st.Ping},
 			{Name: "queue", Check: func(ctx context.Context) error { _, err := st.JobCounts(ctx); return err }},
@@ -279,6 +313,12 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 		// The local test wallet administers a development instance, so
 		// every page (Admin → Jobs included) can be tried without config.
 		admins[strings.ToLower(crypto.PubkeyToAddress(deps.DevKey.PublicKey).Hex())] = true
+	}
+	if rw.jobs != nil {
+		deps.EnqueueModelRegistration = func(ctx context.Context, tx pgx.Tx, id int64) error {
+			_, err := riverClient.InsertTx(ctx, tx, jobs.RegisterModelArgs{ModelID: id}, nil)
+			return err
+		}
 	}
 	h, err := handlers.New(deps)
 	if err != nil {
@@ -343,7 +383,7 @@ func worker(ctx context.Context, cfg *Config, log *slog.Logger) error {
 		return err
 	}
 	c, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: log, Blobs: blobs, IngestLimits: cfg.ingestLimits(), DataDir: cfg.DataDir, Finetune: cfg.finetune(),
-		Rewards: rw.jobs, PublicURL: cfg.PublicURL.String()}, jobs.Config{Queues: queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
+		Rewards: rw.jobs, PublicURL: cfg.PublicURL.String(), ModelFetch: modelFetch(cfg)}, jobs.Config{Queues: queues, Workers: cfg.Workers, EpochEvery: cfg.EpochEvery})
 	if err != nil {
 		return err
 	}
