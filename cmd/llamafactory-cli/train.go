@@ -301,21 +301,13 @@ func writeCheckpoint(a *trainArgs, m *trainer.Model, tok *tokenizer.Tokenizer, p
 	return os.Rename(tmp, final)
 }
 
+// copyFile copies a file of the tiny models this CLI trains (in memory).
 func copyFile(src, dst string) error {
-	in, err := os.Open(src)
+	b, err := os.ReadFile(src)
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	out, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.WriteFile(dst, b, 0o644)
 }
 
 // writeJSON writes v as Hugging Face does (indented, keys sorted).
