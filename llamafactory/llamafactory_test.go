@@ -434,3 +434,28 @@ func TestLogTailLines(t *testing.T) {
 		t.Fatalf("tail %q", l.last())
 	}
 }
+
+// A CLI that exits but leaves a child holding its output open does not
+// hang the run: the child is stopped a few seconds after the exit.
+func TestRunDoesNotWaitForStrayChildren(t *testing.T) {
+	job := prepared(t)
+	pidFile := filepath.Join(t.TempDir(), "child.pid")
+	cli := fakeCLI(t, "sleep 300 &\necho $! > "+pidFile+"\necho bye\nexit 4\n")
+	t0 := time.Now()
+	_, err := Run(context.Background(), job, RunOptions{CLI: cli})
+	if err == nil || !strings.Contains(err.Error(), "exit status 4") || !strings.Contains(err.Error(), "bye") {
+		t.Fatalf("run: %v", err)
+	}
+	if d := time.Since(t0); d > 30*time.Second {
+		t.Fatalf("run took %v", d)
+	}
+	b, _ := os.ReadFile(pidFile)
+	child, _ := strconv.Atoi(strings.TrimSpace(string(b)))
+	deadline := time.Now().Add(5 * time.Second)
+	for child > 0 && alive(child) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if child == 0 || alive(child) {
+		t.Fatalf("stray child %d still running", child)
+	}
+}

@@ -100,37 +100,45 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 	cmd.Dir = job.WorkDir
 	cmd.Env = append(os.Environ(), opts.Env...)
 	setProcessGroup(cmd)
-	stdout, err := cmd.StdoutPipe()
+	// One pipe for stdout and stderr keeps their order. It is an *os.File,
+	// so Wait returns when the CLI exits even if a stray child still holds
+	// the pipe open.
+	pr, pw, err := os.Pipe()
 	if err != nil {
 		return nil, fmt.Errorf("llamafactory: %w", err)
 	}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		return nil, fmt.Errorf("llamafactory: %w", err)
-	}
+	cmd.Stdout, cmd.Stderr = pw, pw
 	logs := &logTail{fn: opts.OnLog}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		pr.Close()
 		return nil, fmt.Errorf("llamafactory: start %s: %w", path, err)
 	}
-
-	var readers sync.WaitGroup
-	for _, r := range []io.Reader{stdout, stderr} {
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			logs.read(r)
-		}()
-	}
+	readDone := make(chan struct{})
+	go func() {
+		defer close(readDone)
+		logs.read(pr)
+	}()
 	exited := make(chan struct{})
 	var waitErr error
 	go func() {
-		readers.Wait() // pipes must be drained before Wait closes them
 		waitErr = cmd.Wait()
+		select {
+		case <-readDone:
+		case <-time.After(5 * time.Second):
+			// Children left running hold the output open: stop them.
+			killGroup(cmd)
+			select {
+			case <-readDone:
+			case <-time.After(time.Second):
+			}
+		}
+		pr.Close()
 		close(exited)
 	}()
 
 	// Cancellation: SIGTERM to the group, SIGKILL after the grace period.
-	cancelled := false
 	go func() {
 		select {
 		case <-exited:
@@ -166,7 +174,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 		ckpt.scan(!running)
 	}
 	progress.flush()
-	cancelled = ctx.Err() != nil
+	cancelled := ctx.Err() != nil
 	if cancelled {
 		stopUploads()
 	}
