@@ -47,6 +47,7 @@ type LlamaFactoryBackend struct {
 // resume_from_checkpoint.
 func (b *LlamaFactoryBackend) Train(ctx context.Context, j *TrainJob) (*TrainOutput, error) {
 	st := j.Settings
+	// The worker has already split the data (j.ValFile), so no val_size.
 	spec := llamafactory.Spec{BaseModelDir: j.BaseDir, Schema: j.Schema, TrainFile: j.TrainFile, ValFile: j.ValFile,
 		WorkDir: j.WorkDir, ResumeFrom: j.ResumeDir, SaveSteps: st.CheckpointEvery,
 		Settings: llamafactory.Settings{Method: st.Method, LoRARank: st.LoRARank, LoRAAlpha: st.LoRAAlpha,

@@ -37,7 +37,7 @@ type RunOptions struct {
 	// (default 10 s).
 	Grace time.Duration
 	// Poll is how often trainer_log.jsonl and checkpoints are looked at
-	// (default 500 ms).
+	// (default 250 ms).
 	Poll time.Duration
 	// OnLog receives each line the CLI prints (stdout and stderr).
 	OnLog func(line string)
@@ -84,7 +84,7 @@ func Run(ctx context.Context, job *Job, opts RunOptions) (*Result, error) {
 		opts.Grace = 10 * time.Second
 	}
 	if opts.Poll <= 0 {
-		opts.Poll = 500 * time.Millisecond
+		opts.Poll = 250 * time.Millisecond
 	}
 	path, err := exec.LookPath(opts.CLI)
 	if err != nil {
