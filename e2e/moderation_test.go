@@ -2,17 +2,21 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
 
-// TestBrowserModeration: a member reports a Datanet from its page; an admin
-// opens the moderation queue from the admin home, suspends the Datanet with
-// a reason (typing its slug to confirm), and it disappears from /datanets
-// for the admin and the reporter; the owner sees the notification, with
-// the reason, from the top bar's bell; the audit log shows the decision.
+// TestBrowserModeration: a member reports a record (from the records tab)
+// and its Datanet (from its page); an admin opens the moderation queue from
+// the admin home, removes the record (no longer served), then suspends the
+// Datanet with a reason, typing its slug to confirm, and it disappears from
+// /datanets for the admin and the reporter; the owner sees the
+// notifications, with the reasons, from the top bar's bell; the audit log
+// shows the decision.
 func TestBrowserModeration(t *testing.T) {
 	owner, reporter, admin := newWallet(t), newWallet(t), newWallet(t)
 	srv := startServer(t, "MF_ADMIN_ADDRESSES="+admin.address())
@@ -29,12 +33,60 @@ func TestBrowserModeration(t *testing.T) {
 		t.Fatalf("publish: %d %s", st, body)
 	}
 
-	// A member reports it.
+	// Two records, uploaded from the page (open policy: accepted at once).
+	upload := `(async () => {
+		const fd = new FormData();
+		fd.append("file", new Blob([%q], {type: "application/x-ndjson"}), "log.jsonl");
+		const r = await fetch("/api/v1/datanets/lighthouse-logs/contributions", {method: "POST", body: fd, headers: {"Accept": "application/json"}});
+		return (await r.json()).id; })()`
+	lines := `{"text":"1846-03-02. Fog all night; the lamp was kept lit until dawn."}` + "\n" + `{"text":"Keeper Hansen lives at 12 Quay Street with his two daughters."}`
+	id, err := chromedp.Run(octx, chromedp.Evaluate[int](fmt.Sprintf(upload, lines), chromedp.EvalAwaitPromise))
+	if err != nil || id == 0 {
+		t.Fatalf("upload: %d %v", id, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		_, body := pageFetch(t, octx, "GET", fmt.Sprintf("/api/v1/contributions/%d", id), "")
+		if strings.Contains(body, `"status":"accepted"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("contribution never accepted: %s", body)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	// A member reports the record with personal data from the records tab.
 	rctx := newBrowser(t)
 	reporter.inject(t, rctx, 1337)
 	signIn(t, rctx, srv, reporter)
+	if err := chromedp.Do(rctx, chromedp.Navigate(srv.URL+"/datanets/lighthouse-logs?tab=records")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, rctx, "Quay Street", "records tab")
+	recTarget, err := chromedp.Run(rctx, chromedp.Evaluate[string](`[...document.querySelectorAll("tr")].find(tr => tr.innerText.includes("Quay Street")).querySelector("details[data-report]").dataset.report`))
+	if err != nil || !strings.HasPrefix(recTarget, "record:0x") || !strings.HasSuffix(recTarget, "@lighthouse-logs") {
+		t.Fatalf("record report target = %q, %v", recTarget, err)
+	}
+	recMenu := `details[data-report="` + recTarget + `"]`
+	err = chromedp.Do(rctx,
+		chromedp.Click(chromedp.CSS(recMenu+` > summary`)),
+		chromedp.WaitVisible(chromedp.CSS(recMenu+` select`)),
+		chromedp.SetValue(chromedp.CSS(recMenu+` select`), "personal_data"),
+		chromedp.SendKeys(chromedp.CSS(recMenu+` textarea`), "Names a keeper's home address."),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, rctx, "moderation-report-record")
+	if err := chromedp.Do(rctx, chromedp.Click(chromedp.CSS(recMenu+` [data-report-submit]`))); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, rctx, "your report was sent", "record report confirmation")
+
+	// And the Datanet itself from its page.
 	const menu = `details[data-report="datanet:lighthouse-logs"]`
-	err := chromedp.Do(rctx,
+	err = chromedp.Do(rctx,
 		chromedp.Navigate(srv.URL+"/datanets"),
 		chromedp.WaitVisible(chromedp.CSS(`a[href="/datanets/lighthouse-logs"]`)),
 		chromedp.Navigate(srv.URL+"/datanets/lighthouse-logs"),
@@ -66,12 +118,33 @@ func TestBrowserModeration(t *testing.T) {
 	}
 	screenshot(t, actx, "admin-home")
 	const group = `section[data-target="datanet:lighthouse-logs"]`
+	recGroup := `section[data-target="` + recTarget + `"]`
 	err = chromedp.Do(actx,
 		chromedp.Click(chromedp.CSS(`a[href="/admin/moderation"]`)),
 		chromedp.WaitVisible(chromedp.CSS(group)),
+		chromedp.WaitVisible(chromedp.CSS(recGroup)),
 	)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// First the record: removed, and gone from the records tab.
+	contains(t, bodyText(t, actx), "12 Quay Street", "queue shows the record's content")
+	err = chromedp.Do(actx,
+		chromedp.SendKeys(chromedp.CSS(recGroup+` textarea[name="reason"]`), "Personal address of a private person"),
+		chromedp.Click(chromedp.CSS(recGroup+` [data-mod-action="remove"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-dialog [data-confirm-ok]`)),
+		chromedp.Click(chromedp.CSS(`#confirm-dialog [data-confirm-ok]`)),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, actx, "Removed "+recTarget, "record removed")
+	if err := chromedp.Do(rctx, chromedp.Navigate(srv.URL+"/datanets/lighthouse-logs?tab=records")); err != nil {
+		t.Fatal(err)
+	}
+	waitText(t, rctx, "Fog all night", "records tab after removal")
+	if strings.Contains(bodyText(t, rctx), "Quay Street") {
+		t.Fatal("the removed record is still served")
 	}
 	text := bodyText(t, actx)
 	contains(t, text, "Lighthouse logs", "queue shows the target")
@@ -119,7 +192,8 @@ func TestBrowserModeration(t *testing.T) {
 		t.Fatal(err)
 	}
 	count, err := chromedp.Run(octx, chromedp.Text(chromedp.CSS(`a.bell .bell-count`)))
-	if err != nil || strings.TrimSpace(count) != "1" {
+	// The owner also contributed the removed record: two notifications.
+	if err != nil || strings.TrimSpace(count) != "2" {
 		t.Fatalf("bell count = %q, %v", count, err)
 	}
 	if err := chromedp.Do(octx, chromedp.Click(chromedp.CSS(`a.bell`))); err != nil {
@@ -127,6 +201,7 @@ func TestBrowserModeration(t *testing.T) {
 	}
 	waitText(t, octx, "Your Datanet “Lighthouse logs” was suspended", "owner notification")
 	waitText(t, octx, "Publishes personal addresses", "the reason reaches the owner")
+	waitText(t, octx, "Personal address of a private person", "the record removal reaches its contributor")
 	screenshot(t, octx, "notifications")
 
 	// The audit log has the decision.
