@@ -25,7 +25,9 @@ const maxSearchQuery = 200
 // searchable words (empty, or only stop words such as "the") matches
 // nothing.
 func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, limit, offset int) ([]Record, int64, error) {
-	q = strings.TrimSpace(q)
+	// Bytes that are not text (invalid UTF-8, NUL, which PostgreSQL
+	// refuses in text) are dropped: they cannot match anything.
+	q = strings.TrimSpace(strings.ReplaceAll(strings.ToValidUTF8(q, ""), "\x00", ""))
 	if len(q) > maxSearchQuery {
 		q = strings.ToValidUTF8(q[:maxSearchQuery], "")
 	}

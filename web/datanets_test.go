@@ -318,3 +318,91 @@ func TestFixAndAccept(t *testing.T) {
 		t.Fatalf("records after accept = %d", got.Records)
 	}
 }
+
+// TestDatanetRecordSearch drives the search box of a Datanet's records tab
+// over HTTP: words and quoted phrases find only the matching accepted
+// records, and a query with nothing to search for (stop words only, bytes
+// that are not text) gets the page's explanation, never an error.
+func TestDatanetRecordSearch(t *testing.T) {
+	t.Parallel()
+	a := newDatanetApp(t)
+	ownerKey, _ := crypto.GenerateKey()
+	owner := a.signIn(t, ownerKey)
+	body := `{"name":"Kidney answers","summary":"Nephrology Q&A","schema":"instruction","license":"CC-BY-4.0",
+		"visibility":"public","contributionPolicy":"open"}`
+	r := a.do(t, "POST", "/api/v1/datanets", body, jsonHeaders(owner))
+	var d struct{ Slug string }
+	decode(t, r, &d)
+	if r := a.do(t, "POST", "/api/v1/datanets/"+d.Slug+"/publish", "", jsonHeaders(owner)); r.StatusCode != 200 {
+		t.Fatalf("publish = %d", r.StatusCode)
+	}
+	file := strings.Join([]string{
+		`{"instruction":"What causes kidney stones?","response":"Minerals that crystallise in concentrated urine."}`,
+		`{"instruction":"Which stones form in a kidney first?","response":"Calcium oxalate, most often."}`,
+		`{"instruction":"How is asthma treated?","response":"Inhaled steroids and relievers."}`,
+		`{"instruction":"Is coffee bad for the heart?","response":"Moderate amounts are safe for most adults."}`,
+	}, "\n")
+	r = a.upload(t, owner, d.Slug, "kidney.jsonl", file)
+	var created struct{ ID int64 }
+	decode(t, r, &created)
+	if c := a.waitContribution(t, owner, created.ID); c.Status != "accepted" || c.Accepted != 4 {
+		t.Fatalf("contribution = %+v", c)
+	}
+
+	search := func(q string) string {
+		t.Helper()
+		r := a.do(t, "GET", "/datanets/"+d.Slug+"?tab=records&q="+q, "", withSession(owner))
+		page := readAll(t, r)
+		if r.StatusCode != 200 {
+			t.Fatalf("search %q = %d:\n%s", q, r.StatusCode, page)
+		}
+		return page
+	}
+	const (
+		stones   = "What causes kidney stones?"
+		oxalate  = "Which stones form in a kidney first?"
+		asthma   = "How is asthma treated?"
+		coffee   = "Is coffee bad for the heart?"
+		noResult = "No accepted record matches"
+	)
+	for _, c := range []struct {
+		q         string
+		want, not []string
+	}{
+		// Words match their forms, in any order.
+		{"kidneys", []string{stones, oxalate}, []string{asthma, coffee}},
+		{"stone+kidney", []string{stones, oxalate}, []string{asthma, coffee}},
+		// A quoted phrase needs the words side by side.
+		{url.QueryEscape(`"kidney stones"`), []string{stones}, []string{oxalate, asthma, coffee}},
+		// Excluded words and words in the response.
+		{url.QueryEscape("kidney -oxalate"), []string{stones}, []string{oxalate, asthma, coffee}},
+		{"steroids", []string{asthma}, []string{stones, oxalate, coffee}},
+	} {
+		page := search(c.q)
+		for _, w := range c.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("search %s: %q missing", c.q, w)
+			}
+		}
+		for _, n := range c.not {
+			if strings.Contains(page, n) {
+				t.Errorf("search %s: %q should not match", c.q, n)
+			}
+		}
+		if strings.Contains(page, noResult) {
+			t.Errorf("search %s: says nothing matches", c.q)
+		}
+	}
+	// Queries with nothing to look for explain how search works.
+	for _, q := range []string{"the", "zebra", "%ff%fe", "%00", url.QueryEscape(`"`), url.QueryEscape(strings.Repeat("é", 300))} {
+		page := search(q)
+		if !strings.Contains(page, noResult) || !strings.Contains(page, "put a phrase in quotes") {
+			t.Errorf("search %s: no explanation", q)
+		}
+		for _, rec := range []string{stones, oxalate, asthma, coffee} {
+			if strings.Contains(page, rec) {
+				t.Errorf("search %s shows %q", q, rec)
+			}
+		}
+	}
+}
