@@ -39,10 +39,35 @@
     return f && f.querySelector(`button[data-key="${name}"]`);
   }
 
+  // A key pressed between an htmx swap and htmx wiring up the new form
+  // would submit it natively (a full page load): wait for htmx:load.
+  let pending = null;
+
+  function wired(f) {
+    return !window.htmx || (f && f.dataset.labReady === "1");
+  }
+
   function press(name) {
+    const f = form();
+    if (!wired(f)) {
+      pending = name;
+      return;
+    }
     const b = button(name);
     if (b && !b.disabled) b.click();
   }
+
+  document.addEventListener("htmx:load", (e) => {
+    const f = form();
+    const elt = e.detail && e.detail.elt;
+    if (!f || !elt || (elt !== f && !elt.contains(f))) return;
+    f.dataset.labReady = "1";
+    if (pending) {
+      const p = pending;
+      pending = null;
+      press(p);
+    }
+  });
 
   function showKeyLabels() {
     const k = submitKey();
@@ -126,6 +151,7 @@
         /* storage may be off */
       }
       showKeyLabels();
+      focusItem(); // back to labeling with the new key
     }
   });
 

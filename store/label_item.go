@@ -463,10 +463,12 @@ func (s *Store) SkipLabelItem(ctx context.Context, a Actor, itemID int64, token,
 	return nil
 }
 
-// UndoLastLabel takes back the labeler's latest label in the project while
-// its item still collects labels, and leases the item to them again with
-// the old answer to prefill. Any other lease they hold in the project goes
-// back to the pool.
+// UndoLastLabel takes back the labeler's latest label in the project and
+// leases the item to them again with the old answer to prefill; an item
+// that answer completed collects labels again. It is refused once the
+// item's outcome has consequences: a reviewer's decision, a write-back to
+// the Datanet, or rewards paid for its answers. Any other lease the
+// labeler holds in the project goes back to the pool.
 func (s *Store) UndoLastLabel(ctx context.Context, a Actor, projectID int64) (*Lease, error) {
 	p, err := s.checkLabeler(ctx, a, projectID)
 	if err != nil {
@@ -494,11 +496,30 @@ func (s *Store) UndoLastLabel(ctx context.Context, a Actor, projectID int64) (*L
 			return err
 		}
 		var state string
-		if err := tx.QueryRow(ctx, `SELECT state FROM label_items WHERE id = $1 FOR UPDATE`, itemID).Scan(&state); err != nil {
+		var applied, decided, rewarded bool
+		if err := tx.QueryRow(ctx, `
+			SELECT state, applied_at IS NOT NULL, decided_by IS NOT NULL,
+			       EXISTS (SELECT 1 FROM reward_entries e JOIN labels l ON e.reference = 'label:' || l.id
+			               WHERE e.source = 'labeling' AND l.item_id = i.id)
+			FROM label_items i WHERE id = $1 FOR UPDATE`, itemID).Scan(&state, &applied, &decided, &rewarded); err != nil {
 			return err
 		}
+		switch {
+		case decided:
+			return &ValidationError{Fields: map[string]string{"undo": "A reviewer has decided your last item, so your answer can no longer be undone."}}
+		case applied:
+			return &ValidationError{Fields: map[string]string{"undo": "Your last item's result is already in the Datanet, so your answer can no longer be undone."}}
+		case rewarded:
+			return &ValidationError{Fields: map[string]string{"undo": "Your last item's answers are already accepted and rewarded, so yours can no longer be undone."}}
+		}
 		if state != ItemOpen {
-			return &ValidationError{Fields: map[string]string{"undo": "Your last item already has all its labels, so it can no longer be undone."}}
+			// The answer completed the item: it collects labels again.
+			if _, err := tx.Exec(ctx, `UPDATE label_items SET state = 'open', final = NULL, agreement = NULL, tied = false WHERE id = $1`, itemID); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, `UPDATE labels SET accepted = NULL WHERE item_id = $1`, itemID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `
 			UPDATE label_slots SET user_id = NULL, token = NULL, leased_at = NULL, lease_expires = NULL

@@ -538,6 +538,36 @@ func TestLabelUndoAndSkip(t *testing.T) {
 	}
 }
 
+func TestLabelUndoCompletedItem(t *testing.T) {
+	t.Parallel()
+	f, ctx := newLabelFixture(t, 2), context.Background()
+	free := f.project(t, store.LabelProjectInput{Task: store.TaskClassify, Labels: []string{"good", "bad"}, Overlap: 1})
+	paid := f.project(t, store.LabelProjectInput{Name: "Paid pass", Task: store.TaskClassify, Labels: []string{"good", "bad"}, Overlap: 1, RewardWei: "7"})
+	a := f.labelers(t, 1)[0]
+	// Overlap 1: the answer completes the item, and undo reopens it.
+	l, _ := f.s.NextLabelItem(ctx, a, free.ID)
+	if res, err := f.s.SubmitLabel(ctx, a, l.ItemID, l.Token, store.LabelValue{Label: "bad"}); err != nil || res.ItemState != store.ItemDone {
+		t.Fatalf("submit = %+v, %v", res, err)
+	}
+	back, err := f.s.UndoLastLabel(ctx, a, free.ID)
+	if err != nil || back.ItemID != l.ItemID || back.Previous.Label != "bad" {
+		t.Fatalf("undo = %+v, %v", back, err)
+	}
+	if pr, _ := f.s.LabelProgressFor(ctx, a, free.ID); pr.Done != 0 || pr.Labels != 0 {
+		t.Fatalf("after undo: %+v", pr)
+	}
+	if res, err := f.s.SubmitLabel(ctx, a, back.ItemID, back.Token, store.LabelValue{Label: "good"}); err != nil || res.ItemState != store.ItemDone {
+		t.Fatalf("resubmit = %+v, %v", res, err)
+	}
+	// Once the answer is rewarded, it stays.
+	l, _ = f.s.NextLabelItem(ctx, a, paid.ID)
+	if _, err := f.s.SubmitLabel(ctx, a, l.ItemID, l.Token, store.LabelValue{Label: "good"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.s.UndoLastLabel(ctx, a, paid.ID)
+	labelFieldErr(t, err, "undo")
+}
+
 // TestLabelWriteBackKeepsVersions checks that applying corrections changes
 // the Datanet for its next version only: version 1's export, hashes and
 // Merkle root stay exactly as published.

@@ -196,7 +196,7 @@ func AnnotatePage(p Page, a Annotate) templ.Component {
 						}
 					}
 				}
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<dt><kbd data-submit-key-label>Enter</kbd></dt><dd>Submit and go to the next item</dd><dt><kbd>s</kbd></dt><dd>Skip (with the chosen reason)</dd><dt><kbd>u</kbd></dt><dd>Undo your last answer</dd><dt><kbd>?</kbd></dt><dd>Show these shortcuts</dd></dl><div class=\"field\"><label for=\"lab-submit-key\">Submit key</label> <select class=\"input\" id=\"lab-submit-key\"><option value=\"Enter\">Enter</option> <option value=\"Ctrl+Enter\">Ctrl+Enter</option> <option value=\"Shift+Enter\">Shift+Enter</option> <option value=\"Alt+Enter\">Alt+Enter</option> <option value=\"Space\">Space</option></select><p class=\"help\">Saved in this browser. In the correction box, plain keys type text; Ctrl+Enter always submits there.</p></div>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 14, "<dt><kbd data-submit-key-label>Enter</kbd></dt><dd>Submit and go to the next item</dd><dt><kbd>s</kbd></dt><dd>Skip (with the chosen reason)</dd><dt><kbd>u</kbd></dt><dd>Undo your last answer</dd><dt><kbd>?</kbd></dt><dd>Show these shortcuts</dd></dl><div class=\"field\"><label for=\"lab-submit-key\">Submit key</label> <select class=\"input\" id=\"lab-submit-key\"><option value=\"Enter\">Enter</option> <option value=\"Space\">Space</option> <option value=\"Ctrl+Enter\">Ctrl+Enter</option> <option value=\"Shift+Enter\">Shift+Enter</option> <option value=\"Alt+Enter\">Alt+Enter</option></select><p class=\"help\">Saved in this browser. In the correction box, plain keys type text; Ctrl+Enter always submits there.</p></div>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}
