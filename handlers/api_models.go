@@ -131,25 +131,18 @@ func apiModelOf(m *store.Model, detail bool) apiModel {
 
 // APIModels is the catalog. GET /api/v1/models?q=&compute=cpu|gpu&show=mine&page=
 func (h *Handlers) APIModels(w http.ResponseWriter, r *http.Request) {
-	a := actor(r)
-	q, compute, show, page := catalogQuery(r)
-	bases, err := h.catalogBases(r, q, compute)
+	c, err := h.catalog(r)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
 	}
-	models, total, err := h.Store.ListModels(r.Context(), a, store.ModelQuery{Q: q, Mine: show == "mine",
-		Limit: modelsPerPage, Offset: (page - 1) * modelsPerPage})
-	if err != nil {
-		h.Fail(w, r, err)
-		return
-	}
+	bases, models := c.bases, c.models
 	out := struct {
 		BaseModels []apiBaseModel `json:"baseModels"`
 		Models     []apiModel     `json:"models"`
 		Total      int64          `json:"total"`
 		Page       int            `json:"page"`
-	}{BaseModels: []apiBaseModel{}, Models: []apiModel{}, Total: total, Page: page}
+	}{BaseModels: []apiBaseModel{}, Models: []apiModel{}, Total: c.total, Page: c.page}
 	for i := range bases {
 		out.BaseModels = append(out.BaseModels, apiBase(&bases[i], false))
 	}

@@ -94,23 +94,39 @@ func catalogQuery(r *http.Request) (q, compute, show string, page int) {
 	return q, compute, show, pageNumber(r)
 }
 
+// modelCatalog is one page of the catalog, as the page and the API show it.
+type modelCatalog struct {
+	q, compute, show string
+	page             int
+	bases            []store.BaseModel
+	models           []store.Model
+	total            int64
+}
+
+// catalog reads the catalog for the request's filters.
+func (h *Handlers) catalog(r *http.Request) (*modelCatalog, error) {
+	c := &modelCatalog{}
+	c.q, c.compute, c.show, c.page = catalogQuery(r)
+	var err error
+	if c.bases, err = h.catalogBases(r, c.q, c.compute); err != nil {
+		return nil, err
+	}
+	c.models, c.total, err = h.Store.ListModels(r.Context(), actor(r), store.ModelQuery{Q: c.q, Mine: c.show == "mine",
+		Limit: modelsPerPage, Offset: (c.page - 1) * modelsPerPage})
+	return c, err
+}
+
 // Models is the catalog. GET /models
 func (h *Handlers) Models(w http.ResponseWriter, r *http.Request) {
 	a := actor(r)
-	q, compute, show, page := catalogQuery(r)
-	bases, err := h.catalogBases(r, q, compute)
+	cat, err := h.catalog(r)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
 	}
-	models, total, err := h.Store.ListModels(r.Context(), a, store.ModelQuery{Q: q, Mine: show == "mine",
-		Limit: modelsPerPage, Offset: (page - 1) * modelsPerPage})
-	if err != nil {
-		h.Fail(w, r, err)
-		return
-	}
-	c := views.ModelCatalog{Query: q, Compute: compute, Show: show, IsAdmin: a.Admin,
-		Pager: views.Pager{Page: page, PerPage: modelsPerPage, Total: total, Href: pagerHref(r)}}
+	bases, models := cat.bases, cat.models
+	c := views.ModelCatalog{Query: cat.q, Compute: cat.compute, Show: cat.show, IsAdmin: a.Admin,
+		Pager: views.Pager{Page: cat.page, PerPage: modelsPerPage, Total: cat.total, Href: pagerHref(r)}}
 	for i := range bases {
 		c.Bases = append(c.Bases, baseView(&bases[i]))
 	}

@@ -41,7 +41,7 @@ func (w *StarterModelWorker) Timeout(*river.Job[StarterModelArgs]) time.Duration
 	return 2 * time.Hour
 }
 
-// Work builds the model if it is missing.
+// Work builds the model if it is missing and puts it in the catalog.
 func (w *StarterModelWorker) Work(ctx context.Context, job *river.Job[StarterModelArgs]) error {
 	start := time.Now()
 	last := time.Now()

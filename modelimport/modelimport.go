@@ -18,6 +18,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"os"
@@ -299,27 +300,41 @@ func fetchLocal(ctx context.Context, src Source, dir string, opt Options) ([]Fil
 		names = append(names, e.Name())
 		sizes[e.Name()] = info.Size()
 	}
-	if err := checkFileSet(names, src.Path); err != nil {
+	return copyFiles(ctx, dir, src.Path, names, sizes, opt,
+		func(n, dst string) bool { return same(filepath.Join(src.Path, n), dst) },
+		func(n string) (io.ReadCloser, error) {
+			f, err := os.Open(filepath.Join(src.Path, n))
+			if err != nil {
+				return nil, userErr(err, "Cannot read %s.", filepath.Join(src.Path, n))
+			}
+			return f, nil
+		})
+}
+
+// copyFiles checks a listing (a usable model, within the limits) and copies
+// each file into dir through writeAtomic. A file already in dir with the
+// listed size is kept when fresh says it is current.
+func copyFiles(ctx context.Context, dir, where string, names []string, sizes map[string]int64, opt Options,
+	fresh func(name, dst string) bool, open func(name string) (io.ReadCloser, error)) ([]File, error) {
+	if err := checkFileSet(names, where); err != nil {
 		return nil, err
 	}
 	if err := checkSizes(names, sizes, opt); err != nil {
 		return nil, err
 	}
-	var out []File
+	out := make([]File, 0, len(names))
 	for _, n := range names {
 		dst := filepath.Join(dir, n)
-		if st, err := os.Stat(dst); err == nil && st.Size() == sizes[n] && same(filepath.Join(src.Path, n), dst) {
-			out = append(out, File{Name: n, Size: sizes[n]})
-			continue
-		}
-		f, err := os.Open(filepath.Join(src.Path, n))
-		if err != nil {
-			return nil, userErr(err, "Cannot read %s.", filepath.Join(src.Path, n))
-		}
-		_, err = writeAtomic(ctx, dst, f, sizes[n], opt)
-		f.Close()
-		if err != nil {
-			return nil, err
+		if st, err := os.Stat(dst); err != nil || st.Size() != sizes[n] || !fresh(n, dst) {
+			rc, err := open(n)
+			if err != nil {
+				return nil, err
+			}
+			_, err = writeAtomic(ctx, dst, rc, sizes[n], opt)
+			rc.Close()
+			if err != nil {
+				return nil, err
+			}
 		}
 		out = append(out, File{Name: n, Size: sizes[n]})
 	}
@@ -361,29 +376,15 @@ func fetchS3(ctx context.Context, src Source, dir string, opt Options) ([]File, 
 	if len(names) == 0 {
 		return nil, userErr(nil, "%s holds no model files (is the bucket or prefix right?).", src.URI)
 	}
-	if err := checkFileSet(names, src.URI); err != nil {
-		return nil, err
-	}
-	if err := checkSizes(names, sizes, opt); err != nil {
-		return nil, err
-	}
-	var out []File
-	for _, n := range names {
-		dst := filepath.Join(dir, n)
-		if st, err := os.Stat(dst); err == nil && st.Size() == sizes[n] {
-			out = append(out, File{Name: n, Size: sizes[n]})
-			continue
-		}
-		rc, _, err := bucket.Get(ctx, prefix+n)
-		if err != nil {
-			return nil, userErr(err, "Cannot read %s/%s: %v.", src.URI, n, err)
-		}
-		_, err = writeAtomic(ctx, dst, rc, sizes[n], opt)
-		rc.Close()
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, File{Name: n, Size: sizes[n]})
-	}
-	return out, nil
+	// S3 ETags are not content hashes everywhere: a file of the right size
+	// is taken as fetched (it was renamed into place only when complete).
+	return copyFiles(ctx, dir, src.URI, names, sizes, opt,
+		func(string, string) bool { return true },
+		func(n string) (io.ReadCloser, error) {
+			rc, _, err := bucket.Get(ctx, prefix+n)
+			if err != nil {
+				return nil, userErr(err, "Cannot read %s/%s: %v.", src.URI, n, err)
+			}
+			return rc, nil
+		})
 }
