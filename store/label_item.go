@@ -138,9 +138,11 @@ func (s *Store) checkLabeler(ctx context.Context, a Actor, projectID int64) (*La
 // lockLabeler serialises one labeler's queue operations in a project (a
 // double click must not lease two items), inside tx.
 func lockLabeler(ctx context.Context, tx pgx.Tx, projectID, userID int64) error {
-	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))`, projectID, userID)
+	_, err := tx.Exec(ctx, lockLabelerSQL, projectID, userID)
 	return err
 }
+
+const lockLabelerSQL = `SELECT pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))`
 
 const leaseReturning = ` RETURNING s.token::text, s.item_id, s.project_id, s.leased_at, s.lease_expires,
 	(SELECT r.id FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id),
@@ -169,29 +171,41 @@ func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*L
 	}
 	var l *Lease
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockLabeler(ctx, tx, projectID, a.UserID); err != nil {
+		// One round trip: the labeler's lock, then their live lease if
+		// they hold one, else a free slot.
+		b := &pgx.Batch{}
+		b.Queue(lockLabelerSQL, projectID, a.UserID)
+		b.Queue(`
+			WITH mine AS (
+				SELECT id, token, item_id, project_id, leased_at, lease_expires FROM label_slots
+				WHERE project_id = $1 AND user_id = $2 AND NOT filled AND lease_expires > now()
+				ORDER BY leased_at LIMIT 1),
+			taken AS (
+				UPDATE label_slots s SET user_id = $2, token = gen_random_uuid(), leased_at = now(),
+				       lease_expires = now() + make_interval(secs => $3)
+				WHERE NOT EXISTS (SELECT 1 FROM mine) AND s.id = (
+					SELECT c.id FROM label_slots c JOIN label_items i ON i.id = c.item_id
+					WHERE c.project_id = $1 AND NOT c.filled AND i.state = 'open'
+					  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
+					  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
+					                  AND (o.filled OR o.lease_expires > now()))
+					  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2)
+					ORDER BY c.item_id, c.slot LIMIT 1
+					FOR UPDATE OF c SKIP LOCKED)
+				RETURNING s.id, s.token, s.item_id, s.project_id, s.leased_at, s.lease_expires),
+			l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
+			SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
+			FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`, projectID, a.UserID, p.LeaseSeconds)
+		br := tx.SendBatch(ctx, b)
+		if _, err := br.Exec(); err != nil {
+			br.Close()
 			return err
 		}
 		var err error
-		l, err = scanLease(tx.QueryRow(ctx, `
-			UPDATE label_slots s SET lease_expires = lease_expires WHERE s.id = (
-				SELECT id FROM label_slots WHERE project_id = $1 AND user_id = $2 AND NOT filled AND lease_expires > now()
-				ORDER BY leased_at LIMIT 1)`+leaseReturning, projectID, a.UserID))
-		if err == nil || !errors.Is(err, pgx.ErrNoRows) {
-			return err
+		l, err = scanLease(br.QueryRow())
+		if cerr := br.Close(); err == nil {
+			err = cerr
 		}
-		l, err = scanLease(tx.QueryRow(ctx, `
-			UPDATE label_slots s SET user_id = $2, token = gen_random_uuid(), leased_at = now(),
-			       lease_expires = now() + make_interval(secs => $3)
-			WHERE s.id = (
-				SELECT c.id FROM label_slots c JOIN label_items i ON i.id = c.item_id
-				WHERE c.project_id = $1 AND NOT c.filled AND i.state = 'open'
-				  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
-				  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
-				                  AND (o.filled OR o.lease_expires > now()))
-				  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2)
-				ORDER BY c.item_id, c.slot LIMIT 1
-				FOR UPDATE OF c SKIP LOCKED)`+leaseReturning, projectID, a.UserID, p.LeaseSeconds))
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNoLabelItems
 		}

@@ -331,30 +331,43 @@ func (s *Store) LabelProject(ctx context.Context, id int64) (*LabelProject, erro
 	return p, err
 }
 
-// labelProjectCore is labelProjectColumns without the progress counts, the
-// creator and the version number, for the labeling hot path.
-const labelProjectCore = `p.id, p.datanet_id, d.slug, d.name, d.schema_kind, d.owner_id, '', p.name, p.task, p.labels, p.source,
-	0, p.guidelines, p.overlap, p.blind, p.access, p.agreement_threshold, p.lease_seconds, p.reward_wei::text, p.status,
-	p.created_at, p.updated_at, 0::bigint, 0::bigint, 0::bigint, 0::bigint`
-
 // labelerProject returns the project (without progress counts) and what a
-// may do in it, in two short queries.
+// may do in it: one query for the project and the facts the rules need,
+// and AccessFor's (none for owners and admins). It runs on every lease.
 func (s *Store) labelerProject(ctx context.Context, a Actor, id int64) (*LabelProject, LabelRights, error) {
-	p, err := scanLabelProject(s.pool.QueryRow(ctx, `SELECT `+labelProjectCore+` FROM label_projects p JOIN datanets d ON d.id = p.datanet_id WHERE p.id = $1`, id))
+	var p LabelProject
+	var threshold float32
+	var reward string
+	var invited, labelerRole, banned bool
+	d := &Datanet{}
+	err := s.pool.QueryRow(ctx, `
+		SELECT p.id, p.datanet_id, d.slug, d.schema_kind, d.owner_id, d.status, d.visibility, p.name, p.task, p.labels, p.overlap,
+		       p.access, p.agreement_threshold, p.lease_seconds, p.reward_wei::text, p.status,
+		       EXISTS (SELECT 1 FROM label_project_members WHERE project_id = p.id AND user_id = $2),
+		       EXISTS (SELECT 1 FROM user_roles WHERE user_id = $2 AND role = 'labeler'),
+		       coalesce((SELECT banned_at IS NOT NULL FROM users WHERE id = $2), true)
+		FROM label_projects p JOIN datanets d ON d.id = p.datanet_id WHERE p.id = $1`, id, a.UserID).
+		Scan(&p.ID, &p.DatanetID, &p.DatanetSlug, &p.DatanetSchema, &p.DatanetOwnerID, &d.Status, &d.Visibility, &p.Name, &p.Task,
+			&p.Labels, &p.Overlap, &p.Access, &threshold, &p.LeaseSeconds, &reward, &p.Status, &invited, &labelerRole, &banned)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, LabelRights{}, ErrNotFound
+	}
 	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, LabelRights{}, err
-		}
 		return nil, LabelRights{}, fmt.Errorf("label project %d: %w", id, err)
 	}
-	r, see, err := s.labelRights(ctx, a, p)
+	p.AgreementThreshold, p.RewardWei = float64(threshold), parseWei(reward)
+	d.ID, d.Slug, d.OwnerID = p.DatanetID, p.DatanetSlug, p.DatanetOwnerID
+	if a.UserID == 0 {
+		return nil, LabelRights{}, ErrNotFound
+	}
+	r, see, err := s.decideLabelRights(ctx, a, &p, d, invited, labelerRole, banned)
 	if err != nil {
 		return nil, r, err
 	}
 	if !see {
 		return nil, r, ErrNotFound
 	}
-	return p, r, nil
+	return &p, r, nil
 }
 
 // VisibleLabelProject returns the project if the actor may see it (those
@@ -403,6 +416,12 @@ func (s *Store) labelRights(ctx context.Context, a Actor, p *LabelProject) (Labe
 	if err != nil {
 		return r, false, fmt.Errorf("label rights: %w", err)
 	}
+	return s.decideLabelRights(ctx, a, p, d, invited, labelerRole, banned)
+}
+
+// decideLabelRights applies the rules of labelRights to the facts.
+func (s *Store) decideLabelRights(ctx context.Context, a Actor, p *LabelProject, d *Datanet, invited, labelerRole, banned bool) (LabelRights, bool, error) {
+	var r LabelRights
 	acc, err := s.AccessFor(ctx, a, d)
 	if err != nil {
 		return r, false, err
