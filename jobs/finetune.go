@@ -486,6 +486,9 @@ func (w *FinetuneWorker) exportData(ctx context.Context, vs []store.RunVersion, 
 	cut := uint64(valSplit * math.MaxUint64)
 	for _, v := range vs {
 		err := w.store.ExportVersion(ctx, v.VersionID, func(row store.ExportRow) error {
+			if row.Removed { // taken down by moderators: never trained on
+				return nil
+			}
 			f := tf
 			if vf != nil && splitKey(row.Hash) < cut {
 				f = vf

@@ -244,7 +244,14 @@ type ExportRow struct {
 	Hash        string
 	Canonical   string
 	Contributor string
+	// Removed is set for a record moderators removed: Canonical is then
+	// {"removed":true} and holds no content (training must skip it).
+	Removed bool
 }
+
+// removedExport is what an export shows instead of a removed record's
+// content.
+const removedExport = `{"removed":true}`
 
 // ExportVersion streams a version's records in leaf order to fn. A record
 // moderators removed keeps its place and hash (so the version's Merkle
@@ -252,14 +259,17 @@ type ExportRow struct {
 // {"removed":true}.
 func (s *Store) ExportVersion(ctx context.Context, versionID int64, fn func(ExportRow) error) error {
 	rows, err := s.pool.Query(ctx, `
-		SELECT r.hash, CASE WHEN r.status = 'removed' THEN '{"removed":true}' ELSE r.canonical END, u.address FROM version_records vr
+		SELECT r.hash, CASE WHEN r.status = 'removed' THEN $2 ELSE r.canonical END, u.address FROM version_records vr
 		JOIN records r ON r.id = vr.record_id JOIN users u ON u.id = r.contributor_id
-		WHERE vr.version_id = $1 ORDER BY vr.leaf_index`, versionID)
+		WHERE vr.version_id = $1 ORDER BY vr.leaf_index`, versionID, removedExport)
 	if err != nil {
 		return fmt.Errorf("export version: %w", err)
 	}
 	var row ExportRow
-	_, err = pgx.ForEachRow(rows, []any{&row.Hash, &row.Canonical, &row.Contributor}, func() error { return fn(row) })
+	_, err = pgx.ForEachRow(rows, []any{&row.Hash, &row.Canonical, &row.Contributor}, func() error {
+		row.Removed = row.Canonical == removedExport
+		return fn(row)
+	})
 	if err != nil {
 		return fmt.Errorf("export version: %w", err)
 	}
