@@ -169,13 +169,13 @@ func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*L
 	if err != nil {
 		return nil, err
 	}
-	var l *Lease
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		// One round trip: the labeler's lock, then their live lease if
-		// they hold one, else a free slot.
-		b := &pgx.Batch{}
-		b.Queue(lockLabelerSQL, projectID, a.UserID)
-		b.Queue(`
+	// One round trip and one transaction: a batch runs as an implicit
+	// transaction, so the labeler's advisory lock holds until the lease
+	// statement (their live lease if they hold one, else a free slot) is
+	// done.
+	b := &pgx.Batch{}
+	b.Queue(lockLabelerSQL, projectID, a.UserID)
+	b.Queue(`
 			WITH mine AS (
 				SELECT id, token, item_id, project_id, leased_at, lease_expires FROM label_slots
 				WHERE project_id = $1 AND user_id = $2 AND NOT filled AND lease_expires > now()
@@ -196,24 +196,18 @@ func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*L
 			l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
 			SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
 			FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`, projectID, a.UserID, p.LeaseSeconds)
-		br := tx.SendBatch(ctx, b)
-		if _, err := br.Exec(); err != nil {
-			br.Close()
-			return err
-		}
-		var err error
+	br := s.pool.SendBatch(ctx, b)
+	_, err = br.Exec()
+	var l *Lease
+	if err == nil {
 		l, err = scanLease(br.QueryRow())
-		if cerr := br.Close(); err == nil {
-			err = cerr
-		}
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNoLabelItems
-		}
-		return err
-	})
+	}
+	if cerr := br.Close(); err == nil {
+		err = cerr
+	}
 	if err != nil {
-		if errors.Is(err, ErrNoLabelItems) {
-			return nil, err
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil, ErrNoLabelItems
 		}
 		return nil, fmt.Errorf("next label item in project %d: %w", projectID, err)
 	}

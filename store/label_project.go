@@ -360,7 +360,7 @@ func (s *Store) labelerProject(ctx context.Context, a Actor, id int64) (*LabelPr
 	if a.UserID == 0 {
 		return nil, LabelRights{}, ErrNotFound
 	}
-	r, see, err := s.decideLabelRights(ctx, a, &p, d, invited, labelerRole, banned)
+	r, see, err := s.decideLabelRights(ctx, a, &p, d, invited, labelerRole, banned, true)
 	if err != nil {
 		return nil, r, err
 	}
@@ -416,14 +416,21 @@ func (s *Store) labelRights(ctx context.Context, a Actor, p *LabelProject) (Labe
 	if err != nil {
 		return r, false, fmt.Errorf("label rights: %w", err)
 	}
-	return s.decideLabelRights(ctx, a, p, d, invited, labelerRole, banned)
+	return s.decideLabelRights(ctx, a, p, d, invited, labelerRole, banned, false)
 }
 
-// decideLabelRights applies the rules of labelRights to the facts.
-func (s *Store) decideLabelRights(ctx context.Context, a Actor, p *LabelProject, d *Datanet, invited, labelerRole, banned bool) (LabelRights, bool, error) {
+// decideLabelRights applies the rules of labelRights to the facts. With
+// onlyLabel (the lease and submit path) a public Datanet's reader access
+// is taken as given for everyone signed in, without AccessFor's query;
+// Manage and Review are then not decided for non-owners and must not be
+// used.
+func (s *Store) decideLabelRights(ctx context.Context, a Actor, p *LabelProject, d *Datanet, invited, labelerRole, banned, onlyLabel bool) (LabelRights, bool, error) {
 	var r LabelRights
-	acc, err := s.AccessFor(ctx, a, d)
-	if err != nil {
+	var acc Access
+	var err error
+	if onlyLabel && d.Visibility == VisibilityPublic && d.Status == DatanetPublished && a.UserID != d.OwnerID && !a.Admin {
+		acc = Access{See: true, Read: true, Contribute: true, Grant: "public"}
+	} else if acc, err = s.AccessFor(ctx, a, d); err != nil {
 		return r, false, err
 	}
 	r.Manage, r.Review, r.Banned = acc.Manage && !banned, acc.Review && !banned, banned

@@ -277,6 +277,33 @@ func TestLabelLeaseExpiry(t *testing.T) {
 	}
 }
 
+func TestLabelDoubleNextLeasesOnce(t *testing.T) {
+	t.Parallel()
+	f, ctx := newLabelFixture(t, 5), context.Background()
+	p := f.project(t, store.LabelProjectInput{Task: store.TaskRate, Overlap: 1})
+	a := f.labelers(t, 1)[0]
+	// One labeler asking ten times at once (a double click, several tabs)
+	// holds one lease.
+	tokens := make([]string, 10)
+	var wg sync.WaitGroup
+	for i := range tokens {
+		wg.Go(func() {
+			l, err := f.s.NextLabelItem(ctx, a, p.ID)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			tokens[i] = l.Token
+		})
+	}
+	wg.Wait()
+	for _, tok := range tokens {
+		if tok != tokens[0] {
+			t.Fatalf("one labeler got several leases: %v", tokens)
+		}
+	}
+}
+
 func TestLabelSubmitIsIdempotent(t *testing.T) {
 	t.Parallel()
 	f, ctx := newLabelFixture(t, 2), context.Background()
