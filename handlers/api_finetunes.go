@@ -247,15 +247,15 @@ func (h *Handlers) APIFinetuneEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	after := lastEventID(r)
-	h.watchRun(ctx, w, flusher, run.ID, func() (bool, error) {
+	h.watchRun(ctx, w, flusher, run.ID, func() (bool, time.Duration, error) {
 		cur, err := h.Store.FinetuneRunByID(ctx, run.ID)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		for {
 			evs, err := h.Store.FinetuneEvents(ctx, run.ID, after, nil, 500)
 			if err != nil {
-				return false, err
+				return false, 0, err
 			}
 			for _, e := range evs {
 				after = e.ID
@@ -268,8 +268,8 @@ func (h *Handlers) APIFinetuneEvents(w http.ResponseWriter, r *http.Request) {
 		}
 		if cur.Final() {
 			writeSSE(w, "end", 0, strconv.Quote(cur.Status))
-			return false, nil
+			return false, 0, nil
 		}
-		return true, nil
+		return true, 0, nil
 	})
 }

@@ -757,20 +757,15 @@ func (h *Handlers) CompareFinetunes(w http.ResponseWriter, r *http.Request) {
 }
 
 // ftHub fans PostgreSQL notifications about run events out to the SSE
-// streams watching those runs: one LISTEN connection per process, and a
-// stream wakes only when its run changed (or, for queued runs, when any run
-// did, since that can move it in the queue).
+// streams watching those runs: one LISTEN connection per process while any
+// stream is open (none is held when nobody watches, so shutdown never waits
+// on it), and a stream wakes only when its run changed (or, for queued
+// runs, when any run did, since that can move it in the queue).
 type ftHub struct {
-	once sync.Once
-	mu   sync.Mutex
-	subs map[int64]map[chan struct{}]bool // run ID (0: every run) → wake channels
-}
-
-func (hub *ftHub) start(st *store.Store) {
-	hub.once.Do(func() {
-		hub.subs = map[int64]map[chan struct{}]bool{}
-		go st.ListenFinetuneEvents(context.Background(), hub.notify) //nolint:errcheck // runs for the process lifetime
-	})
+	mu     sync.Mutex
+	subs   map[int64]map[chan struct{}]bool // run ID (0: every run) → wake channels
+	n      int                              // open subscriptions
+	cancel context.CancelFunc               // stops the listener
 }
 
 func (hub *ftHub) notify(runID int64) {
@@ -786,21 +781,38 @@ func (hub *ftHub) notify(runID int64) {
 	}
 }
 
-func (hub *ftHub) subscribe(runID int64) (chan struct{}, func()) {
+// subscribe registers a wake channel for runID, starting the listener for
+// the first subscriber; the returned func unsubscribes (and stops the
+// listener after the last).
+func (hub *ftHub) subscribe(st *store.Store, runID int64) (chan struct{}, func()) {
 	ch := make(chan struct{}, 1)
 	hub.mu.Lock()
+	if hub.subs == nil {
+		hub.subs = map[int64]map[chan struct{}]bool{}
+	}
 	if hub.subs[runID] == nil {
 		hub.subs[runID] = map[chan struct{}]bool{}
 	}
 	hub.subs[runID][ch] = true
+	hub.n++
+	if hub.n == 1 {
+		ctx, cancel := context.WithCancel(context.Background())
+		hub.cancel = cancel
+		go st.ListenFinetuneEvents(ctx, hub.notify) //nolint:errcheck // ends with ctx
+	}
 	hub.mu.Unlock()
 	return ch, func() {
 		hub.mu.Lock()
+		defer hub.mu.Unlock()
 		delete(hub.subs[runID], ch)
 		if len(hub.subs[runID]) == 0 {
 			delete(hub.subs, runID)
 		}
-		hub.mu.Unlock()
+		hub.n--
+		if hub.n == 0 && hub.cancel != nil {
+			hub.cancel()
+			hub.cancel = nil
+		}
 	}
 }
 
@@ -830,25 +842,32 @@ func writeSSE(w http.ResponseWriter, event string, id int64, data string) {
 }
 
 // watchRun calls step each time the run may have changed (its events, or
-// for a queued run any run's) and every 15 s as a safety net, until step
-// returns false or the client goes away.
-func (h *Handlers) watchRun(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, runID int64, step func() (bool, error)) {
-	h.ftHub.start(h.Store)
-	wake, unsub := h.ftHub.subscribe(runID)
+// for a queued run any run's), after the delay step asks for (a deferred
+// update), and every 15 s as a safety net, until step returns false or the
+// client goes away.
+func (h *Handlers) watchRun(ctx context.Context, w http.ResponseWriter, flusher http.Flusher, runID int64, step func() (bool, time.Duration, error)) {
+	wake, unsub := h.ftHub.subscribe(h.Store, runID)
 	defer unsub()
-	all, unsubAll := h.ftHub.subscribe(0)
+	all, unsubAll := h.ftHub.subscribe(h.Store, 0)
 	defer unsubAll()
 	tick := time.NewTicker(15 * time.Second)
 	defer tick.Stop()
+	var again <-chan time.Time
 	for {
-		more, err := step()
+		more, delay, err := step()
 		if err != nil || !more {
+			flusher.Flush()
 			return
 		}
 		flusher.Flush()
+		again = nil
+		if delay > 0 {
+			again = time.After(delay)
+		}
 		select {
 		case <-ctx.Done():
 			return
+		case <-again:
 		case <-wake:
 		case <-all:
 			// Another run changed: only a queued run's position can move.
@@ -887,15 +906,16 @@ func (h *Handlers) FinetuneEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	after := lastEventID(r) // what the page already drew
-	lastState := ""
-	h.watchRun(ctx, w, flusher, run.ID, func() (bool, error) {
+	lastState, lastStatus := "", ""
+	var lastLive time.Time
+	h.watchRun(ctx, w, flusher, run.ID, func() (bool, time.Duration, error) {
 		cur, err := h.Store.FinetuneRunByID(ctx, run.ID)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		evs, err := h.Store.FinetuneEvents(ctx, run.ID, after, []string{store.EventProgress}, 1000)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		for _, e := range evs {
 			after = e.ID
@@ -908,18 +928,24 @@ func (h *Handlers) FinetuneEvents(w http.ResponseWriter, r *http.Request) {
 			lr, _ := json.Marshal(map[string]any{"x": p.Step, "y": []float64{p.LR}})
 			writeSSE(w, "lr", e.ID, string(lr))
 		}
+		// The status block is re-sent at most once a second while the run
+		// trains (chart points go out as they come); a status change goes
+		// out at once.
+		if wait := time.Second - time.Since(lastLive); cur.Status == lastStatus && wait > 0 {
+			return true, wait, nil
+		}
 		live, err := h.live(ctx, cur)
 		if err != nil {
-			return false, err
+			return false, 0, err
 		}
 		if st := views.FinetuneLiveState(live); st != lastState {
-			lastState = st
+			lastState, lastStatus, lastLive = st, cur.Status, time.Now()
 			var buf strings.Builder
 			if err := views.FinetuneLiveBody(live).Render(ctx, &buf); err != nil {
-				return false, err
+				return false, 0, err
 			}
 			writeSSE(w, "live", 0, buf.String())
 		}
-		return !cur.Final(), nil
+		return !cur.Final(), 0, nil
 	})
 }
