@@ -29,7 +29,7 @@ var (
 // compatCLI builds cmd/llamafactory-cli (LLaMA-Factory's CLI on the
 // native trainer) once and returns the directory holding it, to be put on
 // PATH: the worker then drives it exactly as it drives LLaMA-Factory.
-func compatCLI(t *testing.T) string {
+func compatCLI(t testing.TB) string {
 	t.Helper()
 	compatCLIOnce.Do(func() {
 		compatCLIDir, compatCLIErr = os.MkdirTemp("", "llamafactory-cli-bin-")
@@ -265,4 +265,52 @@ func TestLlamaFactoryBackendCancelAndErrors(t *testing.T) {
 		!strings.Contains(err.Error(), "llamafactory-cli not found on PATH: install LLaMA-Factory on GPU workers or set MF_LLAMAFACTORY_CLI") {
 		t.Fatalf("missing CLI: %v", err)
 	}
+}
+
+// BenchmarkLlamaFactoryFirstProgress measures the GPU path's share of
+// "Launch to first progress event": from LlamaFactoryBackend.Train to the
+// first progress event, with the compatible CLI (process start, config and
+// data, model load, first step, log poll). Run:
+//
+//	go test ./jobs -run '^$' -bench LlamaFactoryFirstProgress -benchtime 5x
+func BenchmarkLlamaFactoryFirstProgress(b *testing.B) {
+	dir := b.TempDir()
+	b.Setenv("PATH", compatCLI(b)+string(os.PathListSeparator)+os.Getenv("PATH"))
+	base := hftest.TinyGPT2(b, filepath.Join(dir, "base"), "mit")
+	train := filepath.Join(dir, "train.jsonl")
+	var buf bytes.Buffer
+	for i := 0; i < 60; i++ {
+		line, _ := json.Marshal(instructionRecord(i))
+		buf.Write(append(line, '\n'))
+	}
+	if err := os.WriteFile(train, buf.Bytes(), 0o644); err != nil {
+		b.Fatal(err)
+	}
+	s := lfSettings()
+	s.MaxSteps, s.CheckpointEvery = 100000, 100000
+	var total time.Duration
+	for i := 0; i < b.N; i++ {
+		ctx, cancel := context.WithCancel(context.Background())
+		first := make(chan time.Time, 1)
+		j := &TrainJob{Settings: s, Base: &store.BaseModel{TrainableCPU: true}, BaseDir: base, Schema: "instruction",
+			TrainFile: train, WorkDir: filepath.Join(dir, fmt.Sprint(i)),
+			Progress: func(trainer.Event) {
+				select {
+				case first <- time.Now():
+				default:
+				}
+			}}
+		t0 := time.Now()
+		done := make(chan error, 1)
+		go func() { _, err := (&LlamaFactoryBackend{}).Train(ctx, j); done <- err }()
+		select {
+		case at := <-first:
+			total += at.Sub(t0)
+		case err := <-done:
+			b.Fatalf("ended before progress: %v", err)
+		}
+		cancel()
+		<-done
+	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "ms/first-progress")
 }
