@@ -23,13 +23,15 @@ type sample struct {
 }
 
 // readDataset reads a dataset file (JSON array or JSON lines) with its
-// column mapping (defaults: prompt=instruction, query=input, response=output).
+// column mapping. As in LLaMA-Factory's DatasetAttr, without "columns" the
+// columns are instruction, input and output; with "columns", a column it
+// does not name is not read.
 func readDataset(attr datasetAttr, maxSamples int) ([]sample, error) {
 	col := func(name, def string) string {
-		if c, ok := attr.Columns[name]; ok {
-			return c
+		if attr.Columns == nil {
+			return def
 		}
-		return def
+		return attr.Columns[name]
 	}
 	promptCol, queryCol, respCol := col("prompt", "instruction"), col("query", "input"), col("response", "output")
 	b, err := os.ReadFile(attr.FileName)
@@ -72,7 +74,7 @@ func readDataset(attr datasetAttr, maxSamples int) ([]sample, error) {
 			break
 		}
 		p := str(rec, promptCol)
-		if q := str(rec, queryCol); q != "" {
+		if q := str(rec, queryCol); queryCol != "" && q != "" {
 			p += "\n" + q
 		}
 		if _, ok := rec[promptCol]; !ok {
