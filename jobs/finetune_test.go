@@ -152,7 +152,7 @@ type ftEnv struct {
 	dir   string
 }
 
-func newFTEnv(t *testing.T) *ftEnv {
+func newFTEnv(t testing.TB) *ftEnv {
 	t.Helper()
 	pool := pgtest.New(t)
 	st := store.New(pool)
@@ -171,7 +171,7 @@ func newFTEnv(t *testing.T) *ftEnv {
 
 // client starts a River client working the training and default queues
 // as worker name, stopped (and its work cancelled) at the end of the test.
-func (e *ftEnv) client(t *testing.T, name string, cfg FinetuneConfig, start bool) *river.Client[pgx.Tx] {
+func (e *ftEnv) client(t testing.TB, name string, cfg FinetuneConfig, start bool) *river.Client[pgx.Tx] {
 	t.Helper()
 	cfg.WorkerName = name
 	if cfg.Heartbeat == 0 {
@@ -196,7 +196,7 @@ func (e *ftEnv) client(t *testing.T, name string, cfg FinetuneConfig, start bool
 	return c
 }
 
-func (e *ftEnv) launch(t *testing.T, c *river.Client[pgx.Tx], a store.Actor, versions []int64, mod func(*store.FinetuneSettings)) *store.FinetuneRun {
+func (e *ftEnv) launch(t testing.TB, c *river.Client[pgx.Tx], a store.Actor, versions []int64, mod func(*store.FinetuneSettings)) *store.FinetuneRun {
 	t.Helper()
 	s := store.PresetSettings(store.PresetQuick, store.MethodLoRA)
 	s.LoRARank, s.LoRAAlpha, s.ContextLength, s.BatchSize, s.MaxSteps = 4, 8, 16, 4, 30
@@ -217,7 +217,7 @@ func (e *ftEnv) launch(t *testing.T, c *river.Client[pgx.Tx], a store.Actor, ver
 }
 
 // waitRun polls until cond holds for the run (or fails after a minute).
-func (e *ftEnv) waitRun(t *testing.T, id int64, what string, cond func(*store.FinetuneRun) bool) *store.FinetuneRun {
+func (e *ftEnv) waitRun(t testing.TB, id int64, what string, cond func(*store.FinetuneRun) bool) *store.FinetuneRun {
 	t.Helper()
 	deadline := time.Now().Add(90 * time.Second)
 	for {
@@ -235,7 +235,7 @@ func (e *ftEnv) waitRun(t *testing.T, id int64, what string, cond func(*store.Fi
 	}
 }
 
-func (e *ftEnv) events(t *testing.T, id int64, kind string) []store.FinetuneEvent {
+func (e *ftEnv) events(t testing.TB, id int64, kind string) []store.FinetuneEvent {
 	t.Helper()
 	evs, err := e.st.FinetuneEvents(context.Background(), id, 0, []string{kind}, 0)
 	if err != nil {
