@@ -6,13 +6,20 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"sync/atomic"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ethereum/go-ethereum/crypto"
 	"github.com/jackc/pgx/v5"
@@ -33,7 +40,7 @@ type ftApp struct {
 	base *store.BaseModel
 }
 
-func newFinetuneApp(t *testing.T) *ftApp {
+func newFinetuneApp(t testing.TB) *ftApp {
 	t.Helper()
 	pool := pgtest.New(t)
 	st := store.New(pool)
@@ -74,7 +81,7 @@ func (a *ftApp) user(t *testing.T) (string, store.Actor) {
 }
 
 // version publishes a Datanet of n text records owned by owner.
-func (a *ftApp) version(t *testing.T, owner store.Actor, name, visibility string, n int) (*store.Datanet, *store.Version) {
+func (a *ftApp) version(t testing.TB, owner store.Actor, name, visibility string, n int) (*store.Datanet, *store.Version) {
 	t.Helper()
 	ctx := context.Background()
 	st := a.store
@@ -339,4 +346,127 @@ func TestFinetuneAPI(t *testing.T) {
 	if strings.Join(events, ",") != "status,status,end" {
 		t.Fatalf("events %v", events)
 	}
+}
+
+// cpuSeconds is this process's CPU time plus that of the test database
+// (its postmaster, found through the socket lock file, and its backends).
+func cpuSeconds(b *testing.B) (self, db float64) {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	self = float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+	lock, err := os.ReadFile(filepath.Join(pgtest.SocketDir(), ".s.PGSQL.5432.lock"))
+	if err != nil {
+		return self, 0
+	}
+	master, _ := strconv.Atoi(strings.SplitN(string(lock), "\n", 2)[0])
+	procs, _ := filepath.Glob("/proc/[0-9]*/stat")
+	for _, p := range procs {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		// Fields after the command name: state ppid … utime(14) stime(15).
+		f := strings.Fields(string(raw[strings.LastIndexByte(string(raw), ')')+2:]))
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		ppid, _ := strconv.Atoi(f[1])
+		if pid != master && ppid != master {
+			continue
+		}
+		ut, _ := strconv.ParseFloat(f[11], 64)
+		st, _ := strconv.ParseFloat(f[12], 64)
+		db += (ut + st) / 100 // clock ticks (USER_HZ 100)
+	}
+	return self, db
+}
+
+// BenchmarkFinetuneSSECPU measures what one browser watching a training
+// run's page costs the server: a writer records progress four times a
+// second and a log line every two seconds (what a run writes); CPU time of
+// this process and of the database is measured for 20 s without watchers,
+// then for 20 s with 10 open /finetunes/{id}/events streams. The
+// difference per watcher, as a share of one core, is %cpu/watcher.
+func BenchmarkFinetuneSSECPU(b *testing.B) {
+	a := newFinetuneApp(b)
+	ctx := context.Background()
+	u, err := a.store.UpsertUser(ctx, "0x00000000000000000000000000000000000000b5")
+	if err != nil {
+		b.Fatal(err)
+	}
+	me := store.Actor{UserID: u.ID, Address: u.Address}
+	sess, err := a.store.CreateSession(ctx, u.ID, time.Hour, "", "bench", "127.0.0.1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, v := a.version(b, me, "Bench notes", store.VisibilityPublic, 30)
+	s := store.PresetSettings(store.PresetQuick, store.MethodLoRA)
+	s.LoRARank, s.ContextLength = 4, 16
+	run, err := a.store.LaunchFinetune(ctx, me, store.FinetuneLaunch{Name: "SSE bench", BaseModelID: a.base.ID,
+		VersionIDs: []int64{v.ID}, Settings: s}, func(context.Context, pgx.Tx, *store.FinetuneRun) (int64, error) { return 0, nil })
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := a.store.StartFinetuneAttempt(ctx, run.ID, "bench", 1, time.Minute); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // what a training run writes
+		defer close(done)
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for step := 1; ; step++ {
+			select {
+			case <-stop:
+				return
+			case <-tick.C:
+			}
+			line := fmt.Sprintf(`{"current_steps":%d,"total_steps":100000,"loss":%g,"lr":0.001,"epoch":0.1,"tokens_per_sec":2000,"elapsed_time":"0:00:10","remaining_time":"1:00:00"}`,
+				step, 3-float64(step)/1e4)
+			_ = a.store.AddFinetuneProgress(ctx, run.ID, step, 100000, []byte(line))
+			if step%8 == 0 {
+				_ = a.store.AddFinetuneEvent(ctx, run.ID, store.EventLog, step, map[string]any{"line": "checkpoint saved"})
+				_, _ = a.store.FinetuneHeartbeat(ctx, run.ID, "bench")
+			}
+		}
+	}()
+	const phase = 20 * time.Second
+	const watchers = 10
+	measure := func() (float64, float64) {
+		s0, d0 := cpuSeconds(b)
+		time.Sleep(phase)
+		s1, d1 := cpuSeconds(b)
+		return s1 - s0, d1 - d0
+	}
+	b.ResetTimer()
+	idleSelf, idleDB := measure()
+	sctx, cancel := context.WithCancel(ctx)
+	var bytes atomic.Int64
+	for range watchers {
+		req, _ := http.NewRequestWithContext(sctx, "GET", fmt.Sprintf("%s/finetunes/%d/events", a.URL, run.ID), nil)
+		req.Header.Set("Cookie", handlers.SessionCookie+"="+sess)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		go func() {
+			defer resp.Body.Close()
+			n, _ := io.Copy(io.Discard, resp.Body)
+			bytes.Add(n)
+		}()
+	}
+	time.Sleep(2 * time.Second) // past the first replay
+	watchSelf, watchDB := measure()
+	cancel()
+	close(stop)
+	<-done
+	b.StopTimer()
+	per := func(watch, idle float64) float64 { return (watch - idle) / phase.Seconds() / watchers * 100 }
+	b.ReportMetric(per(watchSelf, idleSelf), "%cpu-server/watcher")
+	b.ReportMetric(per(watchDB, idleDB), "%cpu-db/watcher")
+	b.ReportMetric(per(watchSelf+watchDB, idleSelf+idleDB), "%cpu-total/watcher")
+	b.Logf("server CPU %.2fs idle vs %.2fs watched; database %.2fs vs %.2fs; %d watchers, %d bytes streamed",
+		idleSelf, watchSelf, idleDB, watchDB, watchers, bytes.Load())
 }
