@@ -135,6 +135,21 @@ func (h *Handlers) visibleModel(ctx context.Context, a store.Actor, id string) (
 	return h.Store.VisibleModel(ctx, a, id)
 }
 
+// PreloadBaseModel loads the catalog's base model with that slug into the
+// inference engine ahead of its first request (serve does it for the
+// starter model in the background). A missing or unready model is an error
+// the caller may ignore.
+func (h *Handlers) PreloadBaseModel(ctx context.Context, slug string) error {
+	if h.Inference == nil {
+		return nil
+	}
+	t, err := h.baseTarget(ctx, slug)
+	if err != nil {
+		return err
+	}
+	return h.Inference.Preload(ctx, t.Spec.Base)
+}
+
 // generationTargetFor resolves {id}: base:<slug>, a model ID or a slug.
 func (h *Handlers) generationTargetFor(ctx context.Context, a store.Actor, id string) (*generationTarget, error) {
 	if slug, ok := strings.CutPrefix(id, BaseModelPrefix); ok {

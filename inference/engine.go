@@ -331,6 +331,26 @@ func (e *Engine) loadAdapter(ctx context.Context, f Files, cfg trainer.Config) (
 	return &adapter{cfg: cfg, master: lo}, size, nil, nil
 }
 
+// Preload loads a base model ahead of its first request, so that request
+// does not pay for the download and load. It is an ordinary cache entry:
+// it may be evicted like any other.
+func (e *Engine) Preload(ctx context.Context, base Files) error {
+	if err := base.validate("base"); err != nil {
+		return err
+	}
+	en, _, err := e.acquireBase(ctx, base)
+	if err != nil {
+		return err
+	}
+	e.cache.release(en)
+	return nil
+}
+
+func (e *Engine) acquireBase(ctx context.Context, base Files) (*entry, bool, error) {
+	return e.cache.acquire(ctx, "base:"+base.Hash, base.size()*int64(e.opts.Replicas),
+		func(ctx context.Context) (any, int64, func(), error) { return e.loadBase(ctx, base) })
+}
+
 // Generate runs req on the model of spec, calling onText with each piece
 // of text as it becomes final (onText may be nil; an error from it stops
 // generation and is returned). Bad input is a *FieldError. When ctx ends
@@ -349,8 +369,7 @@ func (e *Engine) Generate(ctx context.Context, spec Spec, req Request, onText fu
 		}
 	}
 	res := &Result{}
-	be, loaded, err := e.cache.acquire(ctx, "base:"+spec.Base.Hash, spec.Base.size()*int64(e.opts.Replicas),
-		func(ctx context.Context) (any, int64, func(), error) { return e.loadBase(ctx, spec.Base) })
+	be, loaded, err := e.acquireBase(ctx, spec.Base)
 	if err != nil {
 		return nil, err
 	}

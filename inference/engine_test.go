@@ -117,6 +117,21 @@ func TestAdapterChangesOutputAndBaseIsShared(t *testing.T) {
 	}
 }
 
+func TestPreloadMakesTheFirstRequestCached(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	e := f.engine(t, inference.Options{})
+	if err := e.Preload(context.Background(), f.base); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.Stats(); st.Bases != 1 || st.Loads != 1 {
+		t.Fatalf("after preload: %+v", st)
+	}
+	if res := gen(t, e, inference.Spec{Base: f.base}, greedy("ta", 4)); res.Load != 0 {
+		t.Fatalf("first request after preload loaded for %v", res.Load)
+	}
+}
+
 func TestSameSeedSameText(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

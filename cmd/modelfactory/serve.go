@@ -324,6 +324,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, stdout io.Writer)
 	if err != nil {
 		return err
 	}
+	go func() {
+		// The starter model is what most people try first in the
+		// Playground: load it before they ask.
+		if err := h.PreloadBaseModel(ctx, jobs.StarterModelSlug); err != nil {
+			log.Info("starter model not preloaded for the Playground", "reason", err)
+		}
+	}()
 	router := web.NewRouter(web.Options{Handlers: h, Store: st, Log: log, Jobs: ui})
 	srv, err := web.Listen(cfg.Addr, router, log)
 	if err != nil {
