@@ -43,7 +43,33 @@ ALTER TABLE records
     DROP CONSTRAINT records_contribution_id_fkey,
     DROP CONSTRAINT records_datanet_id_fkey;
 
+-- Publishing a version wrote a million version_records rows, each with a
+-- foreign-key check that locked its record (a WAL record and a dirtied
+-- page per record): half the publish. What the key protected — a record
+-- of a published version is never deleted — is checked where records are
+-- deleted instead, which is rare. The trigger first waits for a publish in
+-- progress on the Datanet (it holds the Datanet row FOR UPDATE), so a
+-- version being written is seen.
+ALTER TABLE version_records DROP CONSTRAINT version_records_record_id_fkey;
+-- +goose StatementBegin
+CREATE FUNCTION records_keep_versioned() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM datanets WHERE id = OLD.datanet_id FOR SHARE;
+    IF EXISTS (SELECT 1 FROM version_records vr JOIN datanet_versions v ON v.id = vr.version_id
+               WHERE v.datanet_id = OLD.datanet_id AND vr.hash = OLD.hash AND vr.record_id = OLD.id) THEN
+        RAISE EXCEPTION 'record % belongs to a published version', OLD.id USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN OLD;
+END;
+$$;
+-- +goose StatementEnd
+CREATE TRIGGER records_keep_versioned BEFORE DELETE ON records
+    FOR EACH ROW EXECUTE FUNCTION records_keep_versioned();
+
 -- +goose Down
+DROP TRIGGER records_keep_versioned ON records;
+DROP FUNCTION records_keep_versioned;
+ALTER TABLE version_records ADD CONSTRAINT version_records_record_id_fkey FOREIGN KEY (record_id) REFERENCES records (id);
 ALTER TABLE records
     ADD CONSTRAINT records_contribution_id_fkey FOREIGN KEY (contribution_id) REFERENCES contributions (id),
     ADD CONSTRAINT records_datanet_id_fkey FOREIGN KEY (datanet_id) REFERENCES datanets (id),
