@@ -540,7 +540,8 @@ func curves(evs []store.FinetuneEvent) (loss, lr views.ChartSpec, last int64) {
 
 // live builds the live part of the run page.
 func (h *Handlers) live(ctx context.Context, run *store.FinetuneRun) (views.FinetuneLive, error) {
-	l := views.FinetuneLive{RunID: run.ID, Status: run.Status, Step: run.Step, Total: run.TotalSteps, ModelSlug: run.ModelSlug, Error: run.Error}
+	l := views.FinetuneLive{RunID: run.ID, Status: run.Status, Step: run.Step, Total: run.TotalSteps, ModelSlug: run.ModelSlug,
+		Error: run.Error, CanCancel: !run.Final() && run.Status != store.RunCancelling, Attempt: run.Attempt}
 	if run.Progress != nil {
 		var p progressLine
 		if json.Unmarshal(run.Progress, &p) == nil {

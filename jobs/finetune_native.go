@@ -86,7 +86,11 @@ func (b *NativeBackend) Train(ctx context.Context, j *TrainJob) (*TrainOutput, e
 	}
 	rc.Train.OnEarlyStop = j.EarlyStop
 	if j.Log != nil {
-		j.Log(fmt.Sprintf("Training %s on %s (native CPU trainer).", st.Method, filepath.Base(j.BaseDir)))
+		name := filepath.Base(j.BaseDir)
+		if j.Base != nil {
+			name = j.Base.Slug
+		}
+		j.Log(fmt.Sprintf("Training %s of %s (native CPU trainer).", st.Method, name))
 	}
 	res, err := cli.RunTraining(ctx, rc, b.Threads, j.Progress, nil)
 	if err != nil {

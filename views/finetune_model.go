@@ -148,6 +148,8 @@ type FinetuneLive struct {
 	Samples       []FinetuneSample
 	EarlyStop     string
 	LastEventID   int64
+	CanCancel     bool
+	Attempt       int
 }
 
 // FinetuneLogLine is one log tail line.
