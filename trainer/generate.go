@@ -312,8 +312,22 @@ func safeEmit(text []byte, stops []string) int {
 			}
 		}
 	}
-	for n > 0 && !utf8.Valid(text[:n]) {
-		n--
+	return n - incompleteRuneTail(text[:n])
+}
+
+// incompleteRuneTail is the length of the suffix of b that begins a
+// multi-byte UTF-8 character without completing it: the bytes a later token
+// may finish. Invalid bytes elsewhere are not held back (the caller's
+// consumer replaces them), so one stray byte never stalls the stream.
+func incompleteRuneTail(b []byte) int {
+	for k := 1; k <= min(utf8.UTFMax-1, len(b)); k++ {
+		c := b[len(b)-k]
+		if utf8.RuneStart(c) {
+			if c >= 0xC0 && !utf8.FullRune(b[len(b)-k:]) {
+				return k
+			}
+			return 0
+		}
 	}
-	return n
+	return 0
 }

@@ -124,3 +124,24 @@ func TestGenerateStreamingAndStop(t *testing.T) {
 		t.Fatalf("finish %q", g.FinishReason)
 	}
 }
+
+func TestSafeEmitHoldsOnlyAnIncompleteTail(t *testing.T) {
+	for _, tc := range []struct {
+		text  string
+		stops []string
+		want  int
+	}{
+		{"hello", nil, 5},
+		{"caf\xc3", nil, 3},             // é's first byte: wait for the second
+		{"\xe2\x82", nil, 0},            // two of €'s three bytes
+		{"\xe2\x82\xac", nil, 3},        // € complete
+		{"a\xffbc", nil, 4},             // a stray byte mid-text does not stall the stream
+		{"a\xff", nil, 2},               // nor at the end (it can never be completed)
+		{"x\x80\x80\x80\x80", nil, 5},   // continuation bytes with no start
+		{"ok ###", []string{"### "}, 3}, // a possible stop sequence is held back
+	} {
+		if got := safeEmit([]byte(tc.text), tc.stops); got != tc.want {
+			t.Errorf("safeEmit(%q, %q) = %d, want %d", tc.text, tc.stops, got, tc.want)
+		}
+	}
+}
