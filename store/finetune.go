@@ -473,11 +473,13 @@ func (s *Store) FinetuneRunData(ctx context.Context, runID int64) ([]RunVersion,
 	if err != nil {
 		return nil, fmt.Errorf("run %d data: %w", runID, err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunVersion, error) {
-		var v RunVersion
-		err := row.Scan(&v.VersionID, &v.DatanetID, &v.DatanetSlug, &v.DatanetName, &v.Schema, &v.Version, &v.Records, &v.Tokens, &v.MerkleRoot)
-		return v, err
-	})
+	return pgx.CollectRows(rows, scanRunVersion)
+}
+
+func scanRunVersion(row pgx.CollectableRow) (RunVersion, error) {
+	var v RunVersion
+	err := row.Scan(&v.VersionID, &v.DatanetID, &v.DatanetSlug, &v.DatanetName, &v.Schema, &v.Version, &v.Records, &v.Tokens, &v.MerkleRoot)
+	return v, err
 }
 
 // UsableVersion is a published Datanet version shown in the wizard, with
@@ -690,11 +692,7 @@ func (s *Store) versionsByID(ctx context.Context, ids []int64) ([]RunVersion, er
 	if err != nil {
 		return nil, fmt.Errorf("versions: %w", err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (RunVersion, error) {
-		var v RunVersion
-		err := row.Scan(&v.VersionID, &v.DatanetID, &v.DatanetSlug, &v.DatanetName, &v.Schema, &v.Version, &v.Records, &v.Tokens, &v.MerkleRoot)
-		return v, err
-	})
+	return pgx.CollectRows(rows, scanRunVersion)
 }
 
 // EstimateSteps is the number of optimizer steps a run will take.
@@ -1016,6 +1014,12 @@ type FinetuneEvent struct {
 	CreatedAt time.Time
 }
 
+func scanEvent(row pgx.CollectableRow) (FinetuneEvent, error) {
+	var e FinetuneEvent
+	err := row.Scan(&e.ID, &e.Kind, &e.Step, &e.Data, &e.CreatedAt)
+	return e, err
+}
+
 // FinetuneEvents returns up to limit events of the run after afterID, in order.
 func (s *Store) FinetuneEvents(ctx context.Context, runID, afterID int64, kinds []string, limit int) ([]FinetuneEvent, error) {
 	if limit <= 0 {
@@ -1030,11 +1034,7 @@ func (s *Store) FinetuneEvents(ctx context.Context, runID, afterID int64, kinds 
 	if err != nil {
 		return nil, fmt.Errorf("run %d events: %w", runID, err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (FinetuneEvent, error) {
-		var e FinetuneEvent
-		err := row.Scan(&e.ID, &e.Kind, &e.Step, &e.Data, &e.CreatedAt)
-		return e, err
-	})
+	return pgx.CollectRows(rows, scanEvent)
 }
 
 // LastFinetuneEvents returns the run's last n events of the given kinds,
@@ -1045,11 +1045,7 @@ func (s *Store) LastFinetuneEvents(ctx context.Context, runID int64, kinds []str
 	if err != nil {
 		return nil, fmt.Errorf("run %d events: %w", runID, err)
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (FinetuneEvent, error) {
-		var e FinetuneEvent
-		err := row.Scan(&e.ID, &e.Kind, &e.Step, &e.Data, &e.CreatedAt)
-		return e, err
-	})
+	return pgx.CollectRows(rows, scanEvent)
 }
 
 // LastFinetuneEventID is the ID of the run's newest event (0 when none):
