@@ -39,35 +39,26 @@
     return f && f.querySelector(`button[data-key="${name}"]`);
   }
 
-  // A key pressed between an htmx swap and htmx wiring up the new form
-  // would submit it natively (a full page load): wait for htmx:load.
-  let pending = null;
-
-  function wired(f) {
-    return !window.htmx || (f && f.dataset.labReady === "1");
-  }
-
+  // Keys send the form through htmx.ajax rather than clicking a button: a
+  // freshly swapped form is wired by htmx only when it settles, and a click
+  // before that would submit it natively (a full page load). hx-sync on
+  // the form keeps one request at a time; the server makes a repeated
+  // submit of a lease harmless.
   function press(name) {
     const f = form();
-    if (!wired(f)) {
-      pending = name;
+    const b = button(name);
+    if (!f || !b || b.disabled) return;
+    if (!window.htmx) {
+      b.click();
       return;
     }
-    const b = button(name);
-    if (b && !b.disabled) b.click();
+    window.htmx.ajax("POST", f.getAttribute("hx-post"), {
+      source: f,
+      target: f,
+      swap: "outerHTML",
+      values: { action: b.value },
+    });
   }
-
-  document.addEventListener("htmx:load", (e) => {
-    const f = form();
-    const elt = e.detail && e.detail.elt;
-    if (!f || !elt || (elt !== f && !elt.contains(f))) return;
-    f.dataset.labReady = "1";
-    if (pending) {
-      const p = pending;
-      pending = null;
-      press(p);
-    }
-  });
 
   function showKeyLabels() {
     const k = submitKey();
@@ -102,6 +93,8 @@
     if (!f || e.defaultPrevented || e.isComposing) return;
     if (document.querySelector("dialog[open]")) return;
     const c = chord(e);
+    // A focused button (reached with Tab) does what it says on Enter/Space.
+    if (e.target.tagName === "BUTTON" && (c === "Enter" || c === "Space")) return;
     const inText = typing(e.target);
     // The submit key; in the correction box only a modified Enter submits
     // (plain keys type), and Ctrl+Enter always does.
@@ -142,6 +135,18 @@
       target.focus({ preventScroll: true });
     }
   });
+
+  // Enter in a radio or checkbox would also submit the form implicitly
+  // (natively, if htmx has not wired a just-swapped form yet): the submit
+  // key handler above is the only way answers leave.
+  document.addEventListener(
+    "keypress",
+    (e) => {
+      const f = form();
+      if (f && e.key === "Enter" && e.target.tagName === "INPUT" && f.contains(e.target)) e.preventDefault();
+    },
+    true,
+  );
 
   document.addEventListener("change", (e) => {
     if (e.target && e.target.id === "lab-submit-key") {
