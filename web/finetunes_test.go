@@ -233,6 +233,15 @@ func TestFinetuneWizardValidatesEachStep(t *testing.T) {
 		!strings.Contains(body, "Queued on train_cpu.") {
 		t.Fatalf("run page: %d", r.StatusCode)
 	}
+	// The runs list shows it with its queue position; compare draws it.
+	r = a.do(t, "GET", "/finetunes", "", withSession(sess))
+	if body := readAll(t, r); !strings.Contains(body, "Tide LoRA") || !strings.Contains(body, "#1 in queue train_cpu") {
+		t.Fatal("runs list lacks the queued run")
+	}
+	r = a.do(t, "GET", fmt.Sprintf("/finetunes/compare?ids=%d", id), "", withSession(sess))
+	if body := readAll(t, r); r.StatusCode != 200 || !strings.Contains(body, "ft-compare-loss") || !strings.Contains(body, "Tide LoRA") {
+		t.Fatalf("compare: %d", r.StatusCode)
+	}
 	// Another wallet cannot see it.
 	other, _ := a.user(t)
 	if r := a.do(t, "GET", loc, "", withSession(other)); r.StatusCode != 404 {
