@@ -241,21 +241,17 @@ func (s *Store) computeSearchVectors(ctx context.Context, jobs <-chan []IngestRe
 			err = fmt.Errorf("%d vectors for %d records", len(v), len(batch))
 		}
 		results <- searchVectors{vectors: v, err: err}
-		// The GIN indexes queue new entries in a pending list that the
-		// inserting backend merges whenever it fills; merging here, on
+		// The search index queues new entries in a GIN pending list that
+		// the inserting backend merges whenever it fills; merging here, on
 		// this backend, takes that work off the insert's critical path.
-		for _, index := range ginIndexes {
-			if cleaning && err == nil {
-				if _, cerr := conn.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, index); cerr != nil {
-					cleaning = false // not the index owner: the inserts merge
-				}
+		// (Doing the same for records_bands made this side the slower one.)
+		if cleaning && err == nil {
+			if _, cerr := conn.Exec(ctx, `SELECT gin_clean_pending_list('records_search'::regclass)`); cerr != nil {
+				cleaning = false // not the index owner: the inserts merge
 			}
 		}
 	}
 }
-
-// ginIndexes are the records' GIN indexes ingest fills.
-var ginIndexes = []string{"records_search", "records_bands"}
 
 // ingestWriter writes a contribution's records batch by batch inside the
 // ingest transaction.
