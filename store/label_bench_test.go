@@ -26,7 +26,12 @@ func BenchmarkLeaseNext50(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	cfg.MaxConns = int32(labelers + 4)
+	// The server's pool, as store.Open makes it: pgxpool's default size,
+	// max(4, CPUs) — 4 here. MF_BENCH_CONNS overrides it (one connection
+	// per labeler puts 50 PostgreSQL backends on 2 cores: slower).
+	if n := benchSize("MF_BENCH_CONNS", 0); n > 0 {
+		cfg.MaxConns = int32(n)
+	}
 	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
@@ -49,6 +54,7 @@ func BenchmarkLeaseNext50(b *testing.B) {
 		start := make(chan struct{})
 		var wg sync.WaitGroup
 		tokens := make([]string, labelers)
+		items := make([]int64, labelers)
 		for i, a := range ls {
 			wg.Go(func() {
 				<-start
@@ -62,13 +68,20 @@ func BenchmarkLeaseNext50(b *testing.B) {
 				mu.Lock()
 				lat = append(lat, d)
 				mu.Unlock()
-				tokens[i] = l.Token
-				if _, err := f.s.SubmitLabel(ctx, a, l.ItemID, l.Token, store.LabelValue{Rating: 3}); err != nil {
+				tokens[i], items[i] = l.Token, l.ItemID
+			})
+		}
+		close(start)
+		wg.Wait()
+		// The labels come in after the burst (people take seconds to
+		// answer), so the next round leases other slots.
+		for i, a := range ls {
+			wg.Go(func() {
+				if _, err := f.s.SubmitLabel(ctx, a, items[i], tokens[i], store.LabelValue{Rating: 3}); err != nil {
 					b.Error(err)
 				}
 			})
 		}
-		close(start)
 		wg.Wait()
 		slices.Sort(tokens)
 		if len(slices.Compact(tokens)) != labelers {
