@@ -60,7 +60,9 @@ func DeployContract(ctx context.Context, backend Backend, key *ecdsa.PrivateKey,
 	if receipt.ContractAddress != (common.Address{}) {
 		addr = receipt.ContractAddress
 	}
-	code, err := backend.CodeAt(ctx, addr, nil)
+	// Read the code at the receipt's block, not "latest": a node may serve
+	// the receipt before its head (and so "latest") has moved to that block.
+	code, err := backend.CodeAt(ctx, addr, receipt.BlockNumber)
 	if err != nil {
 		return common.Address{}, receipt, fmt.Errorf("deploy %s: read code: %w", meta.ID, err)
 	}

@@ -91,8 +91,9 @@ func startServer(t *testing.T, env ...string) *server {
 		t.Fatal(err)
 	}
 	s := &server{URL: "http://" + addr, log: &logs}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -108,8 +109,8 @@ func startServer(t *testing.T, env ...string) *server {
 	deadline := time.Now().Add(90 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-done:
-			t.Fatalf("server exited: %v\n%s", err, logs.String())
+		case <-done:
+			t.Fatalf("server exited: %v\n%s", waitErr, logs.String())
 		default:
 		}
 		resp, err := http.Get(s.URL + "/readyz")

@@ -159,8 +159,9 @@ func startChainWorker(t *testing.T, srv *server, dbURL, rpcAddr, serveDataDir st
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	done := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {
@@ -176,8 +177,8 @@ func startChainWorker(t *testing.T, srv *server, dbURL, rpcAddr, serveDataDir st
 	deadline := time.Now().Add(30 * time.Second)
 	for !strings.Contains(logs.String(), "worker running") {
 		select {
-		case err := <-done:
-			t.Fatalf("worker exited: %v\n%s", err, logs.String())
+		case <-done:
+			t.Fatalf("worker exited: %v\n%s", waitErr, logs.String())
 		case <-time.After(100 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
