@@ -593,15 +593,12 @@ func (w *FinetuneWorker) download(ctx context.Context, key, dst string) error {
 }
 
 func (w *FinetuneWorker) deletePrefix(ctx context.Context, prefix string) {
-	var keys []string
-	for info, err := range w.blobs.List(ctx, prefix) {
-		if err != nil {
-			return
-		}
-		keys = append(keys, info.Key)
+	infos, err := blob.ListAll(ctx, w.blobs, prefix)
+	if err != nil {
+		return
 	}
-	for _, k := range keys {
-		_ = w.blobs.Delete(ctx, k)
+	for _, info := range infos {
+		_ = w.blobs.Delete(ctx, info.Key)
 	}
 }
 
