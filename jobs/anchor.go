@@ -92,45 +92,74 @@ func (a *Anchorer) anchor(ctx context.Context, v store.UnanchoredVersion) (bool,
 	}
 	key := DatanetKey(v.DatanetID)
 	root := common.HexToHash(v.MerkleRoot)
-	data := registryABI.PackAnchorDatanetVersion(key, uint64(v.Version), root, uint64(v.Records), a.VersionURI(v.Slug, v.Version))
-	t, err := a.Sender.Intent(ctx, store.AnchorIntentKey(v.ID), "anchor_version", a.Deployment.ProvenanceRegistry, nil, data)
+	return a.write(ctx, registryWrite{
+		what: fmt.Sprintf("anchor version %d", v.ID), intentKey: store.AnchorIntentKey(v.ID), kind: "anchor_version",
+		data:    registryABI.PackAnchorDatanetVersion(key, uint64(v.Version), root, uint64(v.Records), a.VersionURI(v.Slug, v.Version)),
+		already: "already anchored by ",
+		onChain: func(ctx context.Context) (common.Hash, bool, error) { return a.anchoredBy(ctx, key, uint64(v.Version)) },
+		record:  func(ctx context.Context, tx string) error { return a.Store.SetVersionAnchorTx(ctx, v.ID, tx) },
+		doneMsg: "datanet version anchored", logArgs: []any{"datanet", v.Slug, "version", v.Version},
+	})
+}
+
+// registryWrite is one write-once ProvenanceRegistry call sent through the
+// transaction journal.
+type registryWrite struct {
+	what      string // error prefix, e.g. "anchor version 7"
+	intentKey string // journal key: at most one transaction per key
+	kind      string
+	data      []byte
+	already   string // note left on an unsigned intent the registry made moot
+	// onChain reports the transaction that already wrote this to the
+	// registry, if any.
+	onChain func(context.Context) (common.Hash, bool, error)
+	// record stores the hash of the transaction that did the write.
+	record  func(context.Context, string) error
+	doneMsg string
+	logArgs []any
+}
+
+// write moves w on without waiting for blocks; true once its transaction
+// is recorded.
+func (a *Anchorer) write(ctx context.Context, w registryWrite) (bool, error) {
+	t, err := a.Sender.Intent(ctx, w.intentKey, w.kind, a.Deployment.ProvenanceRegistry, nil, w.data)
 	if err != nil {
-		return false, fmt.Errorf("anchor version %d: %w", v.ID, err)
+		return false, fmt.Errorf("%s: %w", w.what, err)
 	}
 	if t.Status == store.TxIntent || t.Status == store.TxFailed {
-		// Not signed (or refused): if the registry already holds the version
+		// Not signed (or refused): if the registry already holds the write
 		// (an earlier deployment of this database, a restore), sign nothing
-		// and record the transaction that anchored it.
-		hash, found, err := a.anchoredBy(ctx, key, uint64(v.Version))
+		// and record the transaction that did it.
+		hash, found, err := w.onChain(ctx)
 		if err != nil {
 			return false, err
 		}
 		if found {
 			if t.Status == store.TxIntent {
-				if err := a.Store.FailChainTx(ctx, t.ID, "already anchored by "+hash.Hex()); err != nil {
+				if err := a.Store.FailChainTx(ctx, t.ID, w.already+hash.Hex()); err != nil {
 					return false, err
 				}
 			}
-			return true, a.Store.SetVersionAnchorTx(ctx, v.ID, hash.Hex())
+			return true, w.record(ctx, hash.Hex())
 		}
 		if t.Status == store.TxFailed {
-			// The one transaction for this version failed and the registry
-			// does not hold it; sending another needs a person's decision.
-			return false, fmt.Errorf("anchor version %d: transaction %s failed: %s", v.ID, t.TxHash, t.LastError)
+			// The one transaction for this key failed and the registry does
+			// not hold the write; sending another needs a person's decision.
+			return false, fmt.Errorf("%s: transaction %s failed: %s", w.what, t.TxHash, t.LastError)
 		}
 	}
 	if t, err = a.Sender.Drive(ctx, t.ID); err != nil {
-		return false, fmt.Errorf("anchor version %d: %w", v.ID, err)
+		return false, fmt.Errorf("%s: %w", w.what, err)
 	}
 	switch t.Status {
 	case store.TxConfirmed:
-		if err := a.Store.SetVersionAnchorTx(ctx, v.ID, t.TxHash); err != nil {
+		if err := w.record(ctx, t.TxHash); err != nil {
 			return false, err
 		}
-		a.log().Info("datanet version anchored", "datanet", v.Slug, "version", v.Version, "tx", t.TxHash)
+		a.log().Info(w.doneMsg, append(w.logArgs, "tx", t.TxHash)...)
 		return true, nil
 	case store.TxFailed:
-		return false, fmt.Errorf("anchor version %d: transaction %s failed: %s", v.ID, t.TxHash, t.LastError)
+		return false, fmt.Errorf("%s: transaction %s failed: %s", w.what, t.TxHash, t.LastError)
 	}
 	return false, nil // waiting for a block or confirmations
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"math/big"
 	"strconv"
 	"time"
@@ -39,8 +38,6 @@ type ModelRegistrar struct {
 // ErrNotRegistrable means the model lacks something the registry requires
 // (a content hash); retrying cannot help.
 var ErrNotRegistrable = errors.New("model cannot be registered")
-
-func (r *ModelRegistrar) log() *slog.Logger { return r.Anchorer.log() }
 
 // Register moves model id's registration on without waiting for blocks; it
 // reports true once the registration transaction is recorded on the model.
@@ -77,44 +74,14 @@ func (r *ModelRegistrar) Register(ctx context.Context, id int64) (bool, error) {
 		return false, nil // the registry refuses models whose versions are not anchored yet
 	}
 	key := ModelKey(m.ID)
-	data := registryABI.PackAnchorModel(key, common.HexToHash(m.BaseHash), common.HexToHash(adapter), refs)
-	t, err := a.Sender.Intent(ctx, store.ModelRegistryIntentKey(m.ID), "register_model", a.Deployment.ProvenanceRegistry, nil, data)
-	if err != nil {
-		return false, fmt.Errorf("register model %s: %w", m.Slug, err)
-	}
-	if t.Status == store.TxIntent || t.Status == store.TxFailed {
-		// Not signed yet (or refused): if the registry already holds the
-		// model (a restored database), record that transaction instead.
-		hash, found, err := r.registeredBy(ctx, key)
-		if err != nil {
-			return false, err
-		}
-		if found {
-			if t.Status == store.TxIntent {
-				if err := a.Store.FailChainTx(ctx, t.ID, "already registered by "+hash.Hex()); err != nil {
-					return false, err
-				}
-			}
-			return true, a.Store.SetModelRegistryTx(ctx, m.ID, hash.Hex())
-		}
-		if t.Status == store.TxFailed {
-			return false, fmt.Errorf("register model %s: transaction %s failed: %s", m.Slug, t.TxHash, t.LastError)
-		}
-	}
-	if t, err = a.Sender.Drive(ctx, t.ID); err != nil {
-		return false, fmt.Errorf("register model %s: %w", m.Slug, err)
-	}
-	switch t.Status {
-	case store.TxConfirmed:
-		if err := a.Store.SetModelRegistryTx(ctx, m.ID, t.TxHash); err != nil {
-			return false, err
-		}
-		r.log().Info("model registered", "model", m.Slug, "tx", t.TxHash)
-		return true, nil
-	case store.TxFailed:
-		return false, fmt.Errorf("register model %s: transaction %s failed: %s", m.Slug, t.TxHash, t.LastError)
-	}
-	return false, nil // waiting for a block or confirmations
+	return a.write(ctx, registryWrite{
+		what: "register model " + m.Slug, intentKey: store.ModelRegistryIntentKey(m.ID), kind: "register_model",
+		data:    registryABI.PackAnchorModel(key, common.HexToHash(m.BaseHash), common.HexToHash(adapter), refs),
+		already: "already registered by ",
+		onChain: func(ctx context.Context) (common.Hash, bool, error) { return r.registeredBy(ctx, key) },
+		record:  func(ctx context.Context, tx string) error { return a.Store.SetModelRegistryTx(ctx, m.ID, tx) },
+		doneMsg: "model registered", logArgs: []any{"model", m.Slug},
+	})
 }
 
 // registeredBy finds the transaction that registered modelID, if the
