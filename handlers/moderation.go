@@ -58,9 +58,7 @@ func plural(n int64, one, many string) string {
 func (h *Handlers) localReturn(r *http.Request, fallback string) string {
 	back := r.PostFormValue("return")
 	if back == "" {
-		if ref, err := url.Parse(r.Referer()); err == nil && ref.Host == h.PublicURL.Host && ref.Path != "" {
-			back = ref.RequestURI()
-		} else if err == nil && ref.Host == r.Host && ref.Path != "" {
+		if ref, err := url.Parse(r.Referer()); err == nil && (ref.Host == h.PublicURL.Host || ref.Host == r.Host) && ref.Path != "" {
 			back = ref.RequestURI()
 		}
 	}

@@ -42,6 +42,16 @@ func jsonOrNil(v any) ([]byte, error) {
 	return json.Marshal(v)
 }
 
+// auditSelect reads AuditEntry columns for scanAuditEntry.
+const auditSelect = `SELECT a.id, coalesce(u.address, ''), a.action, a.target_type, a.target_id, a.before, a.after, a.reason, a.created_at
+		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id`
+
+func scanAuditEntry(r pgx.CollectableRow) (AuditEntry, error) {
+	var e AuditEntry
+	err := r.Scan(&e.ID, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.Before, &e.After, &e.Reason, &e.CreatedAt)
+	return e, err
+}
+
 // AuditEntry is one line of the audit log.
 type AuditEntry struct {
 	ID         int64
@@ -57,18 +67,12 @@ type AuditEntry struct {
 
 // AuditLog returns entries for a target, newest first.
 func (s *Store) AuditLog(ctx context.Context, targetType, targetID string, limit int) ([]AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, `
-		SELECT a.id, coalesce(u.address, ''), a.action, a.target_type, a.target_id, a.before, a.after, a.reason, a.created_at
-		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id
+	rows, err := s.pool.Query(ctx, auditSelect+`
 		WHERE a.target_type = $1 AND a.target_id = $2 ORDER BY a.id DESC LIMIT $3`, targetType, targetID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
-		var e AuditEntry
-		err := r.Scan(&e.ID, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.Before, &e.After, &e.Reason, &e.CreatedAt)
-		return e, err
-	})
+	return pgx.CollectRows(rows, scanAuditEntry)
 }
 
 // AuditQuery filters the audit log.
@@ -111,18 +115,12 @@ func (s *Store) SearchAudit(ctx context.Context, q AuditQuery) ([]AuditEntry, in
 	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id`+where, args...).Scan(&total); err != nil {
 		return nil, 0, fmt.Errorf("count audit log: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `
-		SELECT a.id, coalesce(u.address, ''), a.action, a.target_type, a.target_id, a.before, a.after, a.reason, a.created_at
-		FROM audit_log a LEFT JOIN users u ON u.id = a.actor_id`+where+` ORDER BY a.id DESC LIMIT $5 OFFSET $6`,
+	rows, err := s.pool.Query(ctx, auditSelect+where+` ORDER BY a.id DESC LIMIT $5 OFFSET $6`,
 		append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search audit log: %w", err)
 	}
-	entries, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditEntry, error) {
-		var e AuditEntry
-		err := r.Scan(&e.ID, &e.Actor, &e.Action, &e.TargetType, &e.TargetID, &e.Before, &e.After, &e.Reason, &e.CreatedAt)
-		return e, err
-	})
+	entries, err := pgx.CollectRows(rows, scanAuditEntry)
 	if err != nil {
 		return nil, 0, fmt.Errorf("search audit log: %w", err)
 	}

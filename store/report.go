@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -332,10 +333,10 @@ func (s *Store) ReportGroups(ctx context.Context, q ReportQuery) ([]ReportGroup,
 
 // excerpt shortens s to about n characters for the queue.
 func excerpt(s string, n int) string {
-	if utf8.RuneCountInString(s) <= n {
-		return s
+	if t := truncate(s, n); t != s {
+		return t + "…"
 	}
-	return string([]rune(s)[:n]) + "…"
+	return s
 }
 
 // SubjectOf describes a target as it is now; a target that no longer
@@ -378,7 +379,7 @@ func (s *Store) SubjectOf(ctx context.Context, t Target) (Subject, error) {
 			if texts, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
 				return sub, fmt.Errorf("subject %s: %w", t, err)
 			}
-			sub.Text = fmt.Sprintf("%s · %d records", nonEmptyStr(c.Filename, c.Source), c.Accepted)
+			sub.Text = fmt.Sprintf("%s · %d records", cmp.Or(c.Filename, c.Source), c.Accepted)
 			for _, x := range texts {
 				sub.Text += "\n" + excerpt(x, 400)
 			}
@@ -412,13 +413,6 @@ func (s *Store) SubjectOf(ctx context.Context, t Target) (Subject, error) {
 		return sub, fmt.Errorf("subject %s: %w", t, err)
 	}
 	return sub, nil
-}
-
-func nonEmptyStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // checksum returns an address in its EIP-55 form.
