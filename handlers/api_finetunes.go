@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/modelfactory/modelfactory/store"
@@ -108,8 +109,11 @@ func (h *Handlers) APICreateFinetune(w http.ResponseWriter, r *http.Request) {
 			switch {
 			case errors.As(err, &te) && te.Field != "":
 				errs[te.Field] = fmt.Sprintf("Expected a %s.", te.Type)
+			case strings.HasPrefix(err.Error(), "json: unknown field "):
+				// Name the field without showing the decoder's own text.
+				errs["settings"] = "Unknown trainer option " + strings.TrimPrefix(err.Error(), "json: unknown field ") + "."
 			default:
-				errs["settings"] = "settings must be an object of trainer options: " + err.Error()
+				errs["settings"] = "settings must be an object of trainer options."
 			}
 		}
 	}

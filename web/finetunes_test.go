@@ -287,6 +287,7 @@ func TestFinetuneAPI(t *testing.T) {
 		{`{"name":"x","baseModel":"tiny-web","versions":[%d],"settings":{"loraRank":64}}`, "loraRank", "larger than the model width"},
 		{`{"name":"x","baseModel":"tiny-web","versions":[%d],"settings":{"contextLength":1024}}`, "contextLength", "at most 32"},
 		{`{"name":"x","baseModel":"tiny-web","versions":[%d],"settings":{"batchSize":"big"}}`, "batchSize", "Expected"},
+		{`{"name":"x","baseModel":"tiny-web","versions":[%d],"settings":{"bogus":1}}`, "settings", `Unknown trainer option "bogus".`},
 		{`{"name":"x","baseModel":"nope","versions":[%d]}`, "baseModel", "Choose a ready base model"},
 		{`{"name":"","baseModel":"tiny-web","versions":[%d]}`, "name", "Name the run"},
 	} {
