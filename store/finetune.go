@@ -1223,11 +1223,7 @@ func (s *Store) DeleteFinetuneRun(ctx context.Context, a Actor, id int64) error 
 // ctx ends. It reconnects after errors.
 func (s *Store) ListenFinetuneEvents(ctx context.Context, fn func(runID int64)) error {
 	for ctx.Err() == nil {
-		err := s.listenOnce(ctx, fn)
-		if ctx.Err() != nil {
-			break
-		}
-		_ = err
+		_ = s.listenOnce(ctx, fn) // a lost connection is retried after a second
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
