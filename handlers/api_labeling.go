@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"errors"
 	"net/http"
 
 	"github.com/modelfactory/modelfactory/store"
@@ -35,23 +34,14 @@ func leaseJSON(l *store.Lease) map[string]any {
 
 // APILabelProjects: GET /api/v1/labeling/projects
 func (h *Handlers) APILabelProjects(w http.ResponseWriter, r *http.Request) {
-	a := actor(r)
-	ps, err := h.Store.LabelProjects(r.Context(), a, 200)
+	ps, rights, err := h.Store.VisibleLabelProjects(r.Context(), actor(r), 200)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
 	}
-	out := []map[string]any{}
+	out := make([]map[string]any, 0, len(ps))
 	for i := range ps {
-		_, rights, err := h.Store.VisibleLabelProject(r.Context(), a, ps[i].ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			h.Fail(w, r, err)
-			return
-		}
-		out = append(out, labelProjectJSON(&ps[i], rights))
+		out = append(out, labelProjectJSON(&ps[i], rights[i]))
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"projects": out})
 }

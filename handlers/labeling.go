@@ -66,23 +66,14 @@ func (h *Handlers) recordBuilder(r *http.Request, p *store.LabelProject) (store.
 
 // LabelingHome lists projects. GET /labeling
 func (h *Handlers) LabelingHome(w http.ResponseWriter, r *http.Request) {
-	a := actor(r)
-	ps, err := h.Store.LabelProjects(r.Context(), a, 200)
+	ps, rights, err := h.Store.VisibleLabelProjects(r.Context(), actor(r), 200)
 	if err != nil {
 		h.Fail(w, r, err)
 		return
 	}
 	var home views.LabelingHome
 	for i := range ps {
-		_, rights, err := h.Store.VisibleLabelProject(r.Context(), a, ps[i].ID)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			h.Fail(w, r, err)
-			return
-		}
-		home.Projects = append(home.Projects, labelRow(&ps[i], rights))
+		home.Projects = append(home.Projects, labelRow(&ps[i], rights[i]))
 	}
 	if home.Datanets, err = h.datanetOptions(r); err != nil {
 		h.Fail(w, r, err)
@@ -250,9 +241,6 @@ func (h *Handlers) ShowLabelProject(w http.ResponseWriter, r *http.Request) {
 		Blind: p.Blind, Threshold: p.AgreementThreshold, LeaseSeconds: p.LeaseSeconds, RewardWei: p.RewardWei.String(),
 		CreatedBy: p.CreatedBy, CreatedAt: p.CreatedAt, Why: rights.Why, Mine: pr.Mine}
 	v.Goal = pr.LabelsGoal
-	if p.Guidelines == "" {
-		v.GuidelinesHTML = ""
-	}
 	if rights.Manage || rights.Review {
 		rep, err := h.Store.LabelAgreementReport(r.Context(), a, p.ID)
 		if err != nil {
@@ -439,9 +427,6 @@ func (h *Handlers) Annotate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.GuidelinesHTML = renderMarkdown(p.Guidelines)
-	if p.Guidelines == "" {
-		a.GuidelinesHTML = ""
-	}
 	page := h.page(w, r, "Label: "+p.Name, "labeling")
 	page.Breadcrumbs = []views.Crumb{{Label: "Labeling", Href: "/labeling"}, {Label: p.Name, Href: fmt.Sprintf("/labeling/projects/%d", p.ID)}, {Label: "Label"}}
 	page.Scripts = []string{"label.js"}
@@ -597,7 +582,7 @@ func (h *Handlers) DecideItem(w http.ResponseWriter, r *http.Request) {
 	it, err := h.Store.AdjudicateItem(r.Context(), actor(r), id, labelValueFromForm(r), r.PostFormValue("reason"))
 	if err != nil {
 		back := "/labeling"
-		if pid, e := h.itemProject(r, id); e == nil {
+		if pid, e := h.Store.LabelItemProject(r.Context(), id); e == nil {
 			back = fmt.Sprintf("/labeling/projects/%d/review", pid)
 		}
 		h.failOrFlash(w, r, err, back)
@@ -605,8 +590,4 @@ func (h *Handlers) DecideItem(w http.ResponseWriter, r *http.Request) {
 	}
 	addFlash(w, r, "success", fmt.Sprintf("Item %d decided.", it.ID))
 	http.Redirect(w, r, fmt.Sprintf("/labeling/projects/%d/review", it.ProjectID), http.StatusSeeOther)
-}
-
-func (h *Handlers) itemProject(r *http.Request, itemID int64) (int64, error) {
-	return h.Store.LabelItemProject(r.Context(), itemID)
 }

@@ -487,6 +487,26 @@ func (s *Store) LabelProjects(ctx context.Context, a Actor, limit int) ([]LabelP
 	})
 }
 
+// VisibleLabelProjects is LabelProjects narrowed to the projects a may
+// see, each with a's rights in it (rights[i] belongs to projects[i]).
+func (s *Store) VisibleLabelProjects(ctx context.Context, a Actor, limit int) ([]LabelProject, []LabelRights, error) {
+	ps, err := s.LabelProjects(ctx, a, limit)
+	if err != nil {
+		return nil, nil, err
+	}
+	out, rights := ps[:0], make([]LabelRights, 0, len(ps))
+	for i := range ps {
+		r, see, err := s.labelRights(ctx, a, &ps[i])
+		if err != nil {
+			return nil, nil, err
+		}
+		if see {
+			out, rights = append(out, ps[i]), append(rights, r)
+		}
+	}
+	return out, rights, nil
+}
+
 // DatanetLabelProjects lists a Datanet's projects, newest first.
 func (s *Store) DatanetLabelProjects(ctx context.Context, datanetID int64) ([]LabelProject, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+labelProjectColumns+labelProjectFrom+`WHERE p.datanet_id = $1 ORDER BY p.id DESC`, datanetID)
