@@ -303,7 +303,12 @@ func (h *Handlers) registryState(r *http.Request, m *store.Model) (state, errMsg
 	}
 	t, err := h.Store.ChainTxByKey(r.Context(), store.ModelRegistryIntentKey(m.ID))
 	if err == nil && t.Status == store.TxFailed {
-		return views.RegistryFailed, t.LastError
+		// The node's error text is for operators (it is on the admin
+		// journal too); everyone else reads the page's plain sentence.
+		if v := ViewerFrom(r.Context()); v != nil && v.IsAdmin {
+			return views.RegistryFailed, t.LastError
+		}
+		return views.RegistryFailed, ""
 	}
 	return views.RegistryPending, ""
 }
