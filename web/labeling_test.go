@@ -115,6 +115,16 @@ func TestLabelingAPI(t *testing.T) {
 		t.Fatalf("create = %d %+v", r.StatusCode, p)
 	}
 	base := fmt.Sprintf("/api/v1/labeling/projects/%d", p.ID)
+	var listed struct {
+		Projects []struct {
+			ID  int64
+			You struct{ Manage bool }
+		}
+	}
+	decode(t, a.do(t, "GET", "/api/v1/labeling/projects", "", withSession(owner)), &listed)
+	if len(listed.Projects) != 1 || listed.Projects[0].ID != p.ID || !listed.Projects[0].You.Manage {
+		t.Fatalf("owner's list = %+v, want the new project with manage rights", listed.Projects)
+	}
 
 	// Invite-only: a stranger gets 403; the invited labeler gets a lease.
 	if r := a.do(t, "GET", base+"/next", "", withSession(stranger)); r.StatusCode != 403 {
