@@ -185,14 +185,17 @@ func (w *FinetuneWorker) Work(ctx context.Context, job *river.Job[FinetuneArgs])
 	var trainErr *trainFailure
 	if errors.As(err, &trainErr) || job.Attempt >= job.MaxAttempts {
 		log.Warn("fine-tune failed", "err", err)
-		msg := err.Error()
+		// Infrastructure errors (database, storage) stay in the logs; the
+		// run page says what happened in words.
+		msg := fmt.Sprintf("The run stopped after %d attempts because of a problem on the server, not in your settings or data. An admin can find the cause in the worker's logs (run %d).", job.Attempt, id)
 		if trainErr != nil {
 			msg = trainErr.msg
 		}
 		return w.store.FinishFinetune(context.WithoutCancel(ctx), id, store.RunFailed, msg)
 	}
 	_ = w.store.AddFinetuneEvent(context.WithoutCancel(ctx), id, store.EventLog, run.Step,
-		map[string]any{"line": "Attempt failed; retrying: " + err.Error()})
+		map[string]any{"line": "This attempt hit a problem on the server; the run will resume from its last checkpoint."})
+	log.Warn("fine-tune attempt failed; River retries it", "err", err, "attempt", job.Attempt)
 	_ = w.store.ReleaseFinetune(context.WithoutCancel(ctx), id, w.name)
 	return err
 }
