@@ -123,6 +123,10 @@ func (s *Store) checkLabeler(ctx context.Context, a Actor, projectID int64) (*La
 	if err != nil {
 		return nil, err
 	}
+	return labelerAllowed(p, rights)
+}
+
+func labelerAllowed(p *LabelProject, rights LabelRights) (*LabelProject, error) {
 	if !rights.Label {
 		if rights.Banned {
 			return nil, ErrBanned
@@ -141,6 +145,31 @@ func lockLabeler(ctx context.Context, tx pgx.Tx, projectID, userID int64) error 
 	_, err := tx.Exec(ctx, lockLabelerSQL, projectID, userID)
 	return err
 }
+
+// leasePrepSQL takes labeler $2's advisory lock in project $1 (see
+// lockLabeler) and sets how the rest of the batch's implicit transaction
+// plans: on the cached generic plan (the lease statement's plan does not
+// depend on which project or labeler asks, and planning it afresh, what
+// PostgreSQL otherwise did call after call, took longer than running it),
+// with sorting off, so the only way to meet its ORDER BY is the ordered
+// index scan that stops at the first free slot, however stale the table's
+// statistics (a fresh project's slots looked like a handful of rows and
+// got a bitmap scan and a sort of every free slot), and without JIT (the
+// disabled sort's huge cost estimate would otherwise make PostgreSQL
+// compile the statement). The lease commits without waiting for its WAL
+// to reach the disk: a lease lost in a crash only means the labeler asks
+// again, and an fsync per "next" would be most of its time on a real disk.
+const leasePrepSQL = `pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))::text,
+	set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_sort', 'off', true),
+	set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)`
+
+// leaseFactsSQL is labelerFactsSQL and leasePrepSQL in one statement, with
+// mf.label_ok set to the facts' fast column.
+const leaseFactsSQL = `SELECT f.*, ` + leasePrepSQL + `, set_config('mf.label_ok', f.fast::text, true)
+	FROM (` + labelerFactsSQL + `) f`
+
+// leaseAllowedSQL prepares a lease that the caller has already permitted.
+const leaseAllowedSQL = `SELECT ` + leasePrepSQL + `, set_config('mf.label_ok', 'true', true)`
 
 const lockLabelerSQL = `SELECT pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))`
 
@@ -164,54 +193,142 @@ func scanLease(row pgx.Row) (*Lease, error) {
 // gets that lease again, so reloading the page burns nothing. Slots are
 // taken with FOR UPDATE SKIP LOCKED: concurrent labelers never wait on
 // each other and never share a slot. ErrNoLabelItems when nothing is left.
+//
+// The common case is one round trip: the permission facts, the labeler's
+// lock and the lease go in one batch, the lease guarded by the facts'
+// fast column (a subset of the rules that SQL alone can decide). When that guard does
+// not hold but the rules still allow the labeler (a grant on a
+// permissioned Datanet, say), a second batch leases without it.
 func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*Lease, error) {
-	p, err := s.checkLabeler(ctx, a, projectID)
+	if a.UserID == 0 {
+		return nil, ErrNotFound
+	}
+	b := &pgx.Batch{}
+	b.Queue(leaseFactsSQL, projectID, a.UserID)
+	b.Queue(leaseAfterSQL, projectID, a.UserID)
+	f, l, err := s.sendLease(ctx, b, projectID, true)
 	if err != nil {
 		return nil, err
 	}
-	// One round trip and one transaction: a batch runs as an implicit
-	// transaction, so the labeler's advisory lock holds until the lease
-	// statement (their live lease if they hold one, else a free slot) is
-	// done.
-	b := &pgx.Batch{}
-	b.Queue(lockLabelerSQL, projectID, a.UserID)
-	b.Queue(`
-			WITH mine AS (
-				SELECT id, token, item_id, project_id, leased_at, lease_expires FROM label_slots
-				WHERE project_id = $1 AND user_id = $2 AND NOT filled AND lease_expires > now()
-				ORDER BY leased_at LIMIT 1),
-			taken AS (
-				UPDATE label_slots s SET user_id = $2, token = gen_random_uuid(), leased_at = now(),
-				       lease_expires = now() + make_interval(secs => $3)
-				WHERE NOT EXISTS (SELECT 1 FROM mine) AND s.id = (
-					SELECT c.id FROM label_slots c JOIN label_items i ON i.id = c.item_id
-					WHERE c.project_id = $1 AND NOT c.filled AND i.state = 'open'
-					  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
-					  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
-					                  AND (o.filled OR o.lease_expires > now()))
-					  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2)
-					ORDER BY c.item_id, c.slot LIMIT 1
-					FOR UPDATE OF c SKIP LOCKED)
-				RETURNING s.id, s.token, s.item_id, s.project_id, s.leased_at, s.lease_expires),
-			l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
-			SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
-			FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`, projectID, a.UserID, p.LeaseSeconds)
-	br := s.pool.SendBatch(ctx, b)
-	_, err = br.Exec()
-	var l *Lease
-	if err == nil {
-		l, err = scanLease(br.QueryRow())
-	}
-	if cerr := br.Close(); err == nil {
-		err = cerr
-	}
+	p, rights, err := s.labelerRights(ctx, a, f)
 	if err != nil {
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil, ErrNoLabelItems
+		return nil, err
+	}
+	if _, err := labelerAllowed(p, rights); err != nil {
+		if l != nil {
+			// The fast column admitted someone the rules refuse: a bug in it.
+			return nil, fmt.Errorf("next label item in project %d: lease guard admitted user %d whom the rules refuse", projectID, a.UserID)
 		}
-		return nil, fmt.Errorf("next label item in project %d: %w", projectID, err)
+		return nil, err
+	}
+	// The rules allow the labeler: lease without the guard when it did
+	// not hold, then from the start of the pool when nothing was free
+	// after their latest item.
+	if l == nil && !f.fast {
+		if l, err = s.leaseAllowed(ctx, projectID, a.UserID, leaseAfterSQL); err != nil {
+			return nil, err
+		}
+	}
+	if l == nil {
+		if l, err = s.leaseAllowed(ctx, projectID, a.UserID, leaseAnySQL); err != nil {
+			return nil, err
+		}
+	}
+	if l == nil {
+		return nil, ErrNoLabelItems
 	}
 	return l, nil
+}
+
+// leaseAllowed runs lease statement q for a labeler the rules allow.
+func (s *Store) leaseAllowed(ctx context.Context, projectID, userID int64, q string) (*Lease, error) {
+	b := &pgx.Batch{}
+	b.Queue(leaseAllowedSQL, projectID, userID)
+	b.Queue(q, projectID, userID)
+	_, l, err := s.sendLease(ctx, b, projectID, false)
+	return l, err
+}
+
+// sendLease sends a lease batch: leaseFactsSQL (withFacts) or
+// leaseAllowedSQL, then a leaseSQL statement. The lease is nil when there
+// was nothing to lease.
+func (s *Store) sendLease(ctx context.Context, b *pgx.Batch, projectID int64, withFacts bool) (*labelerFacts, *Lease, error) {
+	br := s.pool.SendBatch(ctx, b)
+	defer br.Close()
+	var f *labelerFacts
+	var err error
+	if withFacts {
+		var ignored [6]string
+		if f, err = scanLabelerFacts(br.QueryRow(), projectID, &ignored[0], &ignored[1], &ignored[2], &ignored[3], &ignored[4], &ignored[5]); err != nil {
+			return nil, nil, err
+		}
+	} else if _, err = br.Exec(); err != nil {
+		return nil, nil, fmt.Errorf("next label item in project %d: %w", projectID, err)
+	}
+	l, err := scanLease(br.QueryRow())
+	if errors.Is(err, pgx.ErrNoRows) {
+		return f, nil, br.Close()
+	}
+	if err == nil {
+		err = br.Close()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("next label item in project %d: %w", projectID, err)
+	}
+	return f, l, nil
+}
+
+// The two lease statements (see leaseSQL): the usual one searches after
+// the item of the labeler's latest label, the fallback from the start.
+var (
+	leaseAfterSQL = leaseSQL("c.item_id > coalesce((SELECT item_id FROM labels WHERE user_id = $2 AND project_id = $1 ORDER BY submitted_at DESC LIMIT 1), 0)")
+	leaseAnySQL   = leaseSQL("true")
+)
+
+// leaseSQL hands labeler $2 their live lease in project $1, or leases them
+// the first free slot, in (item, slot) order, of an open item they have
+// not labeled, skipped or leased, among the slots satisfying where, for
+// the project's lease time; nothing unless the statement before it in the
+// transaction set mf.label_ok.
+//
+// leaseAfterSQL's search starts after the item of the labeler's latest
+// label: they work through the items in order, so nearly every slot
+// before it belongs to an item they labeled, and walking those (still open
+// when the other labelers lag behind) made each lease slower the more the
+// labeler had done. Only when nothing is free after it does NextLabelItem
+// search from the start of the pool (an expired lease or a skip freed an
+// earlier slot), in a second statement, so that the usual one stays small
+// (starting a plan costs in proportion to its nodes, used or not).
+//
+// Each check runs for one candidate at a time, as the ordered index scan
+// meets it, and the scan stops at the first slot it can lock: OFFSET 0
+// keeps PostgreSQL from turning a NOT EXISTS into a join over every slot,
+// and the batch turns sorting off, so the only plan is that ordered scan
+// whatever the table's statistics say (see leasePrepSQL).
+func leaseSQL(where string) string {
+	return `
+	WITH ok AS (SELECT coalesce(nullif(current_setting('mf.label_ok', true), '')::bool, false) AS ok),
+	mine AS (
+		SELECT id, token, item_id, project_id, leased_at, lease_expires FROM label_slots
+		WHERE (SELECT ok FROM ok) AND project_id = $1 AND user_id = $2 AND NOT filled AND lease_expires > now()
+		ORDER BY leased_at LIMIT 1),
+	taken AS (
+		UPDATE label_slots s SET user_id = $2, token = gen_random_uuid(), leased_at = now(),
+		       lease_expires = now() + make_interval(secs => (SELECT lease_seconds FROM label_projects WHERE id = $1))
+		WHERE (SELECT ok FROM ok) AND NOT EXISTS (SELECT 1 FROM mine) AND s.id = (
+			SELECT c.id FROM label_slots c
+			WHERE c.project_id = $1 AND NOT c.filled AND ` + where + `
+			  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
+			  AND (SELECT i.state FROM label_items i WHERE i.id = c.item_id) = 'open'
+			  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
+			                  AND (o.filled OR o.lease_expires > now()) OFFSET 0)
+			  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2 OFFSET 0)
+			ORDER BY c.project_id, c.item_id, c.slot LIMIT 1
+			FOR UPDATE OF c SKIP LOCKED)
+		RETURNING s.id, s.token, s.item_id, s.project_id, s.leased_at, s.lease_expires),
+	l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
+	SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
+	FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`
 }
 
 // SubmitResult is what a submitted label did.

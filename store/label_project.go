@@ -335,39 +335,75 @@ func (s *Store) LabelProject(ctx context.Context, id int64) (*LabelProject, erro
 // may do in it: one query for the project and the facts the rules need,
 // and AccessFor's (none for owners and admins). It runs on every lease.
 func (s *Store) labelerProject(ctx context.Context, a Actor, id int64) (*LabelProject, LabelRights, error) {
-	var p LabelProject
+	f, err := scanLabelerFacts(s.pool.QueryRow(ctx, labelerFactsSQL, id, a.UserID), id)
+	if err != nil {
+		return nil, LabelRights{}, err
+	}
+	return s.labelerRights(ctx, a, f)
+}
+
+// labelerFacts is what labelerFactsSQL reads: the project and the facts
+// about the actor that the labeling rules need.
+type labelerFacts struct {
+	p                            LabelProject
+	d                            Datanet
+	invited, labelerRole, banned bool
+	fast                         bool // may certainly label: see labelerFactsSQL
+}
+
+// labelerFactsSQL reads project $1 and the facts about user $2. Its last
+// column, fast, is true when the user may certainly label the project by
+// these facts alone: an open project on a published public Datanet (whose
+// records every signed-in user may read), a wallet that is not banned, and
+// a project open to anyone signed in, or one the user was invited to or
+// holds the labeler role for. That is a strict subset of what labelRights
+// allows (which may also consult access grants): NextLabelItem leases in
+// the same round trip as this check when fast holds.
+const labelerFactsSQL = `
+		SELECT q.*, q.p_status = 'open' AND q.d_status = 'published' AND q.d_visibility = 'public' AND NOT q.banned
+		       AND (q.access = 'signed_in' OR q.invited OR q.labeler) AS fast
+		FROM (
+		SELECT p.id, p.datanet_id, d.slug, d.schema_kind, d.owner_id, d.status AS d_status, d.visibility AS d_visibility,
+		       p.name, p.task, p.labels, p.overlap,
+		       p.access, p.agreement_threshold, p.lease_seconds, p.reward_wei::text, p.status AS p_status,
+		       EXISTS (SELECT 1 FROM label_project_members WHERE project_id = p.id AND user_id = $2) AS invited,
+		       EXISTS (SELECT 1 FROM user_roles WHERE user_id = $2 AND role = 'labeler') AS labeler,
+		       coalesce((SELECT banned_at IS NOT NULL FROM users WHERE id = $2), true) AS banned
+		FROM label_projects p JOIN datanets d ON d.id = p.datanet_id WHERE p.id = $1) q`
+
+// scanLabelerFacts scans labelerFactsSQL's columns, then any more into
+// extra.
+func scanLabelerFacts(row pgx.Row, id int64, extra ...any) (*labelerFacts, error) {
+	var f labelerFacts
 	var threshold float32
 	var reward string
-	var invited, labelerRole, banned bool
-	d := &Datanet{}
-	err := s.pool.QueryRow(ctx, `
-		SELECT p.id, p.datanet_id, d.slug, d.schema_kind, d.owner_id, d.status, d.visibility, p.name, p.task, p.labels, p.overlap,
-		       p.access, p.agreement_threshold, p.lease_seconds, p.reward_wei::text, p.status,
-		       EXISTS (SELECT 1 FROM label_project_members WHERE project_id = p.id AND user_id = $2),
-		       EXISTS (SELECT 1 FROM user_roles WHERE user_id = $2 AND role = 'labeler'),
-		       coalesce((SELECT banned_at IS NOT NULL FROM users WHERE id = $2), true)
-		FROM label_projects p JOIN datanets d ON d.id = p.datanet_id WHERE p.id = $1`, id, a.UserID).
-		Scan(&p.ID, &p.DatanetID, &p.DatanetSlug, &p.DatanetSchema, &p.DatanetOwnerID, &d.Status, &d.Visibility, &p.Name, &p.Task,
-			&p.Labels, &p.Overlap, &p.Access, &threshold, &p.LeaseSeconds, &reward, &p.Status, &invited, &labelerRole, &banned)
+	p, d := &f.p, &f.d
+	err := row.Scan(append([]any{&p.ID, &p.DatanetID, &p.DatanetSlug, &p.DatanetSchema, &p.DatanetOwnerID, &d.Status, &d.Visibility, &p.Name, &p.Task,
+		&p.Labels, &p.Overlap, &p.Access, &threshold, &p.LeaseSeconds, &reward, &p.Status, &f.invited, &f.labelerRole, &f.banned, &f.fast}, extra...)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return nil, LabelRights{}, ErrNotFound
+		return nil, ErrNotFound
 	}
 	if err != nil {
-		return nil, LabelRights{}, fmt.Errorf("label project %d: %w", id, err)
+		return nil, fmt.Errorf("label project %d: %w", id, err)
 	}
 	p.AgreementThreshold, p.RewardWei = float64(threshold), parseWei(reward)
 	d.ID, d.Slug, d.OwnerID = p.DatanetID, p.DatanetSlug, p.DatanetOwnerID
+	return &f, nil
+}
+
+// labelerRights decides what a may do in the project f describes.
+func (s *Store) labelerRights(ctx context.Context, a Actor, f *labelerFacts) (*LabelProject, LabelRights, error) {
 	if a.UserID == 0 {
 		return nil, LabelRights{}, ErrNotFound
 	}
-	r, see, err := s.decideLabelRights(ctx, a, &p, d, invited, labelerRole, banned, true)
+	r, see, err := s.decideLabelRights(ctx, a, &f.p, &f.d, f.invited, f.labelerRole, f.banned, true)
 	if err != nil {
 		return nil, r, err
 	}
 	if !see {
 		return nil, r, ErrNotFound
 	}
-	return &p, r, nil
+	return &f.p, r, nil
 }
 
 // VisibleLabelProject returns the project if the actor may see it (those

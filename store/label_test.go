@@ -707,3 +707,86 @@ func TestLabelIncomingProject(t *testing.T) {
 		t.Fatalf("progress %+v", rep)
 	}
 }
+
+// TestLabelLeasePaths covers the ways NextLabelItem finds a slot: on a
+// permissioned Datanet the grant is checked outside the one-round-trip
+// path and the lease still comes; a stranger's refused request leases
+// nothing; and once nothing is free after a labeler's latest item, a slot
+// freed earlier in the pool is found from the start.
+func TestLabelLeasePaths(t *testing.T) {
+	t.Parallel()
+	f, ctx := newLabelFixture(t, 3), context.Background()
+	p := f.project(t, store.LabelProjectInput{Task: store.TaskClassify, Labels: []string{"good", "bad"}, Overlap: 1})
+	ls := f.labelers(t, 2)
+	alice, bob := ls[0], ls[1]
+
+	// bob holds item 1; alice labels items 2 and 3, so her latest item is
+	// the last one.
+	lb, err := f.s.NextLabelItem(ctx, bob, p.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var aliceItems []int64
+	for range 2 {
+		l, err := f.s.NextLabelItem(ctx, alice, p.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		aliceItems = append(aliceItems, l.ItemID)
+		if _, err := f.s.SubmitLabel(ctx, alice, l.ItemID, l.Token, store.LabelValue{Label: "good"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !(lb.ItemID < aliceItems[0] && aliceItems[0] < aliceItems[1]) {
+		t.Fatalf("items not handed out in order: bob %d, alice %v", lb.ItemID, aliceItems)
+	}
+	if _, err := f.s.NextLabelItem(ctx, alice, p.ID); !errors.Is(err, store.ErrNoLabelItems) {
+		t.Fatalf("alice while bob holds the last slot: %v", err)
+	}
+	// bob skips: item 1 is free again, before alice's latest item.
+	if err := f.s.SkipLabelItem(ctx, bob, lb.ItemID, lb.Token, "Not sure"); err != nil {
+		t.Fatal(err)
+	}
+	la, err := f.s.NextLabelItem(ctx, alice, p.ID)
+	if err != nil || la.ItemID != lb.ItemID {
+		t.Fatalf("alice after the skip: %+v, %v; want item %d", la, err, lb.ItemID)
+	}
+
+	// A permissioned Datanet: only holders of a grant may label.
+	if _, err := f.s.Pool().Exec(ctx, `UPDATE datanets SET visibility = 'permissioned' WHERE id = $1`, f.d.ID); err != nil {
+		t.Fatal(err)
+	}
+	p2 := f.project(t, store.LabelProjectInput{Name: "Second pass", Task: store.TaskRate, Overlap: 1})
+	if _, err := f.s.NextLabelItem(ctx, f.requester, p2.ID); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("requester without a grant: %v", err)
+	}
+	req, err := f.s.RequestAccess(ctx, f.requester, f.d.Slug, "Label answers for the support bot")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.DecideAccess(ctx, f.owner, req.ID, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	lr, err := f.s.NextLabelItem(ctx, f.requester, p2.ID)
+	if err != nil {
+		t.Fatalf("requester with a grant: %v", err)
+	}
+	if _, err := f.s.NextLabelItem(ctx, f.stranger, p2.ID); !errors.Is(err, store.ErrForbidden) {
+		t.Fatalf("stranger: %v", err)
+	}
+	rows, err := f.s.Pool().Query(ctx, `SELECT user_id, count(*) FROM label_slots WHERE project_id = $1 AND user_id IS NOT NULL GROUP BY user_id`, p2.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := map[int64]int64{}
+	for rows.Next() {
+		var u, n int64
+		if err := rows.Scan(&u, &n); err != nil {
+			t.Fatal(err)
+		}
+		held[u] = n
+	}
+	if len(held) != 1 || held[f.requester.UserID] != 1 || lr.ProjectID != p2.ID {
+		t.Fatalf("slots held in the permissioned project: %v", held)
+	}
+}
