@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,7 @@ func Main(m *testing.M) {
 		if err := cluster.Remove(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
+		_ = os.RemoveAll(filepath.Dir(cluster.Dir()))
 	}
 	os.Exit(code)
 }
@@ -50,9 +52,14 @@ func Main(m *testing.M) {
 func start() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	reapOrphans()
 	// Short path: the Unix socket path must stay under 107 bytes.
 	dir, err := os.MkdirTemp("", "mfpg")
 	if err != nil {
+		initErr = err
+		return
+	}
+	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		initErr = err
 		return
 	}
