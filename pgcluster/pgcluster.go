@@ -37,6 +37,39 @@ type Options struct {
 	Ephemeral bool
 	// Logger receives progress messages; nil discards them.
 	Logger *slog.Logger
+	// SharedBuffers is PostgreSQL's shared_buffers ("6GB", "512MB"); empty
+	// means DefaultSharedBuffers(Ephemeral).
+	SharedBuffers string
+}
+
+// DefaultSharedBuffers is the shared_buffers a cluster gets unless told
+// otherwise. The usual sizing for a database server is a quarter of the
+// machine's memory: PostgreSQL's own 128MB default keeps little more than
+// a small Datanet's records in its cache, and a query that rechecks tens
+// of thousands of rows (a phrase search, say) then pays a system call per
+// page. Bounded to 128MB–8GB. Ephemeral (test) clusters keep 128MB: many
+// run at once.
+func DefaultSharedBuffers(ephemeral bool) string {
+	if ephemeral {
+		return "128MB"
+	}
+	mb := memTotalMB() / 4
+	return strconv.FormatInt(min(max(mb, 128), 8192), 10) + "MB"
+}
+
+// memTotalMB is the machine's memory in MiB (0 when unknown).
+func memTotalMB() int64 {
+	b, err := os.ReadFile("/proc/meminfo")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb >> 10
+		}
+	}
+	return 0
 }
 
 // Cluster is a running PostgreSQL server.
@@ -113,13 +146,31 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		log.Warn("PostgreSQL cluster was already running; restarting it", "dir", c.dataDir())
 		_ = c.pgctl(ctx, "stop", "-m", "fast", "-w")
 	}
+	buffers := opts.SharedBuffers
+	if buffers == "" {
+		buffers = DefaultSharedBuffers(opts.Ephemeral)
+	}
+	if !ValidMemory(buffers) {
+		return nil, fmt.Errorf("shared_buffers %q: want a size such as 512MB or 4GB", buffers)
+	}
 	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "postgres.log"),
-		"-o", "-c listen_addresses='' -c unix_socket_directories='"+c.socketDir()+"'"); err != nil {
+		"-o", "-c listen_addresses='' -c unix_socket_directories='"+c.socketDir()+"' -c shared_buffers="+buffers); err != nil {
 		tail, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 		return nil, fmt.Errorf("start PostgreSQL: %w\n%s", err, lastLines(tail, 15))
 	}
 	log.Info("PostgreSQL started", "socket", c.socketDir())
 	return c, nil
+}
+
+// ValidMemory reports whether s is a PostgreSQL memory size: digits and kB, MB or GB.
+func ValidMemory(s string) bool {
+	for _, unit := range []string{"kB", "MB", "GB"} {
+		if n, ok := strings.CutSuffix(s, unit); ok {
+			v, err := strconv.Atoi(n)
+			return err == nil && v > 0
+		}
+	}
+	return false
 }
 
 // prepareForRoot makes the cluster directory usable by the postgres user. If
@@ -205,7 +256,7 @@ func (c *Cluster) initdb(ctx context.Context, ephemeral bool) error {
 			return fmt.Errorf("initdb: %w", err)
 		}
 	}
-	conf := "\n# ModelFactory\nmax_connections = 200\nshared_buffers = 128MB\n"
+	conf := "\n# ModelFactory\nmax_connections = 200\n"
 	if ephemeral {
 		conf += "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/modelfactory/modelfactory/ingest"
 	"github.com/modelfactory/modelfactory/jobs"
 	"github.com/modelfactory/modelfactory/llamafactory"
+	"github.com/modelfactory/modelfactory/pgcluster"
 	"github.com/modelfactory/modelfactory/store"
 )
 
@@ -66,6 +67,9 @@ type Config struct {
 	// (MF_HF_TOKEN, environment only).
 	HFEndpoint string
 	HFToken    string
+	// PGSharedBuffers is the embedded PostgreSQL's shared_buffers
+	// (MF_PG_SHARED_BUFFERS; empty: a quarter of the machine's memory).
+	PGSharedBuffers string
 }
 
 // finetune is the fine-tune worker configuration.
@@ -99,6 +103,7 @@ type rawConfig struct {
 	maxUploadMB, demo                                                     string
 	inferenceMemoryMB, inferenceReplicas                                  string
 	hfEndpoint                                                            string
+	pgSharedBuffers                                                       string
 }
 
 func (rc *rawConfig) settings() []setting {
@@ -137,6 +142,7 @@ func (rc *rawConfig) settings() []setting {
 		{"MF_INFERENCE_MEMORY_MB", "inference-memory-mb", "2048", "memory for models loaded by the Playground and the generate API, in MB (least recently used are unloaded)", &rc.inferenceMemoryMB},
 		{"MF_INFERENCE_REPLICAS", "inference-replicas", "2", "generations on one base model that run at once (each holds a copy of its weights)", &rc.inferenceReplicas},
 		{"MF_HF_ENDPOINT", "hf-endpoint", "https://huggingface.co", "Hugging Face hub (or mirror) that base-model imports download from; token in $MF_HF_TOKEN", &rc.hfEndpoint},
+		{"MF_PG_SHARED_BUFFERS", "pg-shared-buffers", "", "shared_buffers of the embedded PostgreSQL, such as 2GB (default a quarter of the machine's memory, 128MB to 8GB)", &rc.pgSharedBuffers},
 	}
 }
 
@@ -302,6 +308,9 @@ func (rc *rawConfig) validate() (*Config, error) {
 		bad("MF_HF_ENDPOINT %q must be an http(s) URL such as https://huggingface.co", rc.hfEndpoint)
 	}
 	c.HFToken = os.Getenv("MF_HF_TOKEN") // environment only, like other secrets
+	if c.PGSharedBuffers = rc.pgSharedBuffers; c.PGSharedBuffers != "" && !pgcluster.ValidMemory(c.PGSharedBuffers) {
+		bad("MF_PG_SHARED_BUFFERS %q must be a size such as 512MB or 2GB", rc.pgSharedBuffers)
+	}
 	c.OperatorKeystore = rc.operatorKeystore
 	c.Contracts = [3]string{rc.contractOPEN, rc.contractRewards, rc.contractProvenance}
 	set := 0

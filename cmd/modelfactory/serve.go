@@ -55,7 +55,8 @@ func openDatabase(ctx context.Context, cfg *Config, log *slog.Logger, cl *closer
 		if err := lockDataDir(cfg.DataDir, cl); err != nil {
 			return nil, nil, err
 		}
-		pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(cfg.DataDir, "postgres"), Logger: log})
+		pg, err := pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(cfg.DataDir, "postgres"), Logger: log,
+			SharedBuffers: cfg.PGSharedBuffers})
 		if err != nil {
 			return nil, nil, fmt.Errorf("embedded PostgreSQL: %w", err)
 		}

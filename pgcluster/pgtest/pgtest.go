@@ -67,7 +67,8 @@ func start() {
 		initErr = err
 		return
 	}
-	cluster, initErr = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "c"), Ephemeral: true})
+	cluster, initErr = pgcluster.Start(ctx, pgcluster.Options{Dir: filepath.Join(dir, "c"), Ephemeral: true,
+		SharedBuffers: os.Getenv("MF_PG_SHARED_BUFFERS")})
 	if initErr != nil {
 		return
 	}
