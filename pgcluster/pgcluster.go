@@ -57,19 +57,29 @@ func DefaultSharedBuffers(ephemeral bool) string {
 	return strconv.FormatInt(min(max(mb, 128), 8192), 10) + "MB"
 }
 
-// memTotalMB is the machine's memory in MiB (0 when unknown).
+// memTotalMB is the memory this process may use, in MiB: the machine's,
+// or its control group's limit when lower (a container sees the host's
+// MemTotal). 0 when unknown.
 func memTotalMB() int64 {
-	b, err := os.ReadFile("/proc/meminfo")
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb >> 10
+	var total int64
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, l := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(l, "MemTotal:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				total = kb >> 10
+			}
 		}
 	}
-	return 0
+	for _, f := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		if limit, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64); err == nil && limit > 0 && (total == 0 || limit>>20 < total) {
+			total = limit >> 20
+		}
+	}
+	return total
 }
 
 // Cluster is a running PostgreSQL server.
