@@ -35,6 +35,7 @@ var (
 	cluster *pgcluster.Cluster
 	initErr error
 	seq     atomic.Int64
+	tmpDir  string // this process's mfpg directory, with the owner file
 )
 
 // Main runs the tests and stops the cluster afterwards.
@@ -44,7 +45,7 @@ func Main(m *testing.M) {
 		if err := cluster.Remove(); err != nil {
 			fmt.Fprintln(os.Stderr, "pgtest:", err)
 		}
-		_ = os.RemoveAll(filepath.Dir(cluster.Dir()))
+		_ = os.RemoveAll(tmpDir) // the cluster may live elsewhere (see pgcluster's prepareForRoot)
 	}
 	os.Exit(code)
 }
@@ -59,6 +60,7 @@ func start() {
 		initErr = err
 		return
 	}
+	tmpDir = dir
 	if err := os.WriteFile(filepath.Join(dir, ownerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
 		initErr = err
 		return

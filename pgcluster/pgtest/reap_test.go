@@ -9,6 +9,15 @@ import (
 	"time"
 )
 
+// TestReapHelperProcess stands in for a postmaster: run by TestReapOrphans
+// with the data directory on its command line, it sleeps until killed.
+func TestReapHelperProcess(t *testing.T) {
+	if os.Getenv("MF_REAP_HELPER") == "" {
+		t.Skip("helper process for TestReapOrphans")
+	}
+	time.Sleep(time.Minute)
+}
+
 func TestReapOrphans(t *testing.T) {
 	// A dead owner: a process that has exited (and been waited for).
 	done := exec.Command("true")
@@ -16,16 +25,8 @@ func TestReapOrphans(t *testing.T) {
 		t.Fatal(err)
 	}
 	dead := done.Process.Pid
-	// Its "postmaster": a live process the reaper must stop.
-	pm := exec.Command("sleep", "60")
-	if err := pm.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- pm.Wait() }()
-	t.Cleanup(func() { _ = pm.Process.Kill() })
 
-	mk := func(owner int, postmaster int) string {
+	mk := func(owner int) (dir, data string) {
 		d, err := os.MkdirTemp("", "mfpg")
 		if err != nil {
 			t.Fatal(err)
@@ -36,29 +37,48 @@ func TestReapOrphans(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		if postmaster != 0 {
-			data := filepath.Join(d, "c", "data")
-			if err := os.MkdirAll(data, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(data, "postmaster.pid"), []byte(strconv.Itoa(postmaster)+"\n/data\n"), 0o600); err != nil {
-				t.Fatal(err)
-			}
+		data = filepath.Join(d, "c", "data")
+		if err := os.MkdirAll(data, 0o755); err != nil {
+			t.Fatal(err)
 		}
-		return d
+		return d, data
 	}
-	orphan := mk(dead, pm.Process.Pid)
-	mine := mk(os.Getpid(), pm.Process.Pid)
-	settingUp := mk(0, 0) // no owner yet, and new
+	pidFile := func(data string, pid int) {
+		if err := os.WriteFile(filepath.Join(data, "postmaster.pid"), []byte(strconv.Itoa(pid)+"\n"+data+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The orphan: its owner is dead and its "postmaster" runs its data
+	// directory (the directory is on the process's command line).
+	orphan, orphanData := mk(dead)
+	pm := exec.Command(os.Args[0], "-test.run=^TestReapHelperProcess$", "--", "-D", orphanData)
+	pm.Env = append(os.Environ(), "MF_REAP_HELPER=1")
+	if err := pm.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- pm.Wait() }()
+	t.Cleanup(func() { _ = pm.Process.Kill() })
+	pidFile(orphanData, pm.Process.Pid)
+	// A stale orphan: its postmaster.pid names a PID now used by another
+	// process (this test): the directory goes, the process must not.
+	stale, staleData := mk(dead)
+	pidFile(staleData, os.Getpid())
+	// Live owners' clusters and directories being set up stay.
+	mine, mineData := mk(os.Getpid())
+	pidFile(mineData, pm.Process.Pid)
+	settingUp, _ := mk(0)
 
 	reapOrphans()
 
-	if _, err := os.Stat(orphan); !os.IsNotExist(err) {
-		t.Errorf("orphaned cluster directory still there: %v", err)
+	for _, d := range []string{orphan, stale} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("orphaned cluster directory %s still there: %v", d, err)
+		}
 	}
 	select {
 	case <-exited:
-	case <-time.After(5 * time.Second):
+	case <-time.After(10 * time.Second):
 		t.Error("the orphan's postmaster is still running")
 	}
 	for _, d := range []string{mine, settingUp} {
