@@ -278,34 +278,46 @@ func (s *Store) sendLease(ctx context.Context, b *pgx.Batch, projectID int64, wi
 	return f, l, nil
 }
 
-// The two lease statements (see leaseSQL): the usual one searches after
-// the item of the labeler's latest label, the fallback from the start.
+// The two lease statements (see leaseSQL): the usual one searches the
+// returned slots, then after the item of the labeler's latest label; the
+// fallback searches the whole pool from the start.
 var (
-	leaseAfterSQL = leaseSQL("c.item_id > coalesce((SELECT item_id FROM labels WHERE user_id = $2 AND project_id = $1 ORDER BY submitted_at DESC LIMIT 1), 0)")
-	leaseAnySQL   = leaseSQL("true")
+	leaseAfterSQL = leaseSQL(
+		freeSlotSQL("c.leased_at IS NOT NULL AND coalesce(c.lease_expires, '-infinity'::timestamptz) <= now()",
+			"c.project_id, coalesce(c.lease_expires, '-infinity'::timestamptz)"),
+		freeSlotSQL("c.item_id > coalesce((SELECT item_id FROM labels WHERE user_id = $2 AND project_id = $1 ORDER BY submitted_at DESC LIMIT 1), 0)",
+			"c.project_id, c.item_id, c.slot"))
+	leaseAnySQL = leaseSQL(freeSlotSQL("true", "c.project_id, c.item_id, c.slot"))
 )
 
 // leaseSQL hands labeler $2 their live lease in project $1, or leases them
-// the first free slot, in (item, slot) order, of an open item they have
-// not labeled, skipped or leased, among the slots satisfying where, for
-// the project's lease time; nothing unless the statement before it in the
-// transaction set mf.label_ok.
+// the first free slot that one of the searches finds (each a freeSlotSQL,
+// tried in order: COALESCE runs the next only when the one before found
+// nothing), for the project's lease time; nothing unless the statement
+// before it in the transaction set mf.label_ok.
 //
-// leaseAfterSQL's search starts after the item of the labeler's latest
-// label: they work through the items in order, so nearly every slot
-// before it belongs to an item they labeled, and walking those (still open
-// when the other labelers lag behind) made each lease slower the more the
-// labeler had done. Only when nothing is free after it does NextLabelItem
-// search from the start of the pool (an expired lease or a skip freed an
-// earlier slot), in a second statement, so that the usual one stays small
-// (starting a plan costs in proportion to its nodes, used or not).
+// A free slot is one of an item that the labeler has not labeled,
+// skipped or leased. leaseAfterSQL looks first among returned slots —
+// slots leased before whose lease expired or that were skipped or given
+// back (they keep leased_at; a partial index keyed by when the lease
+// ended reaches them without visiting live leases) — so an item someone walked away
+// from is finished before new ones are opened, wherever it is in the
+// pool. Then it searches after the item of the labeler's latest label:
+// they work through the items in order, so nearly every slot before it
+// belongs to an item they labeled, and walking those (still open when the
+// other labelers lag behind) made each lease slower the more the labeler
+// had done. Only when both find nothing does NextLabelItem search the
+// whole pool from the start, in a second statement, so that the usual
+// one stays small (starting a plan costs in proportion to its nodes, used
+// or not).
 //
 // Each check runs for one candidate at a time, as the ordered index scan
 // meets it, and the scan stops at the first slot it can lock: OFFSET 0
 // keeps PostgreSQL from turning a NOT EXISTS into a join over every slot,
-// and the batch turns sorting off, so the only plan is that ordered scan
-// whatever the table's statistics say (see leasePrepSQL).
-func leaseSQL(where string) string {
+// and the batch turns sorting off, so each search's ORDER BY leaves one
+// plan, the ordered scan of the index with that order, whatever the
+// table's statistics say (see leasePrepSQL).
+func leaseSQL(searches ...string) string {
 	return `
 	WITH ok AS (SELECT coalesce(nullif(current_setting('mf.label_ok', true), '')::bool, false) AS ok),
 	mine AS (
@@ -315,20 +327,29 @@ func leaseSQL(where string) string {
 	taken AS (
 		UPDATE label_slots s SET user_id = $2, token = gen_random_uuid(), leased_at = now(),
 		       lease_expires = now() + make_interval(secs => (SELECT lease_seconds FROM label_projects WHERE id = $1))
-		WHERE (SELECT ok FROM ok) AND NOT EXISTS (SELECT 1 FROM mine) AND s.id = (
-			SELECT c.id FROM label_slots c
-			WHERE c.project_id = $1 AND NOT c.filled AND ` + where + `
-			  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
-			  AND (SELECT i.state FROM label_items i WHERE i.id = c.item_id) = 'open'
-			  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
-			                  AND (o.filled OR o.lease_expires > now()) OFFSET 0)
-			  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2 OFFSET 0)
-			ORDER BY c.project_id, c.item_id, c.slot LIMIT 1
-			FOR UPDATE OF c SKIP LOCKED)
+		WHERE (SELECT ok FROM ok) AND NOT EXISTS (SELECT 1 FROM mine) AND s.id = coalesce(` + strings.Join(searches, ", ") + `)
 		RETURNING s.id, s.token, s.item_id, s.project_id, s.leased_at, s.lease_expires),
 	l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
 	SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
 	FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`
+}
+
+// freeSlotSQL is one search of leaseSQL: it locks and returns the first
+// free slot, in order, among the project's unfilled slots that satisfy
+// where. It does not look at the item's state: an item leaves 'open' only
+// when its last slot is filled, and undo reopens an item before it frees a
+// slot (TestLabelUndoCompletedItem), so every unfilled slot belongs to an
+// open item.
+func freeSlotSQL(where, order string) string {
+	return `(
+			SELECT c.id FROM label_slots c
+			WHERE c.project_id = $1 AND NOT c.filled AND ` + where + `
+			  AND (c.lease_expires IS NULL OR c.lease_expires <= now())
+			  AND NOT EXISTS (SELECT 1 FROM label_slots o WHERE o.item_id = c.item_id AND o.user_id = $2
+			                  AND (o.filled OR o.lease_expires > now()) OFFSET 0)
+			  AND NOT EXISTS (SELECT 1 FROM label_skips k WHERE k.item_id = c.item_id AND k.user_id = $2 OFFSET 0)
+			ORDER BY ` + order + ` LIMIT 1
+			FOR UPDATE OF c SKIP LOCKED)`
 }
 
 // SubmitResult is what a submitted label did.
@@ -578,7 +599,7 @@ func (s *Store) SkipLabelItem(ctx context.Context, a Actor, itemID int64, token,
 			return err
 		}
 		_, err := tx.Exec(ctx, `
-			UPDATE label_slots SET user_id = NULL, token = NULL, leased_at = NULL, lease_expires = NULL
+			UPDATE label_slots SET user_id = NULL, token = NULL, lease_expires = NULL
 			WHERE token = $1 AND item_id = $2 AND user_id = $3 AND NOT filled`, token, itemID, a.UserID)
 		return err
 	})
@@ -647,7 +668,7 @@ func (s *Store) UndoLastLabel(ctx context.Context, a Actor, projectID int64) (*L
 			}
 		}
 		if _, err := tx.Exec(ctx, `
-			UPDATE label_slots SET user_id = NULL, token = NULL, leased_at = NULL, lease_expires = NULL
+			UPDATE label_slots SET user_id = NULL, token = NULL, lease_expires = NULL
 			WHERE project_id = $1 AND user_id = $2 AND NOT filled AND id <> $3`, projectID, a.UserID, slotID); err != nil {
 			return err
 		}

@@ -708,11 +708,12 @@ func TestLabelIncomingProject(t *testing.T) {
 	}
 }
 
-// TestLabelLeasePaths covers the ways NextLabelItem finds a slot: on a
-// permissioned Datanet the grant is checked outside the one-round-trip
-// path and the lease still comes; a stranger's refused request leases
-// nothing; and once nothing is free after a labeler's latest item, a slot
-// freed earlier in the pool is found from the start.
+// TestLabelLeasePaths covers the ways NextLabelItem finds a slot: once
+// nothing is free after a labeler's latest item, a slot freed earlier in
+// the pool is found from the start; a returned slot (expired lease) comes
+// before new items; on a permissioned Datanet the grant is checked outside
+// the one-round-trip path and the lease still comes; a stranger's refused
+// request leases nothing.
 func TestLabelLeasePaths(t *testing.T) {
 	t.Parallel()
 	f, ctx := newLabelFixture(t, 3), context.Background()
@@ -750,6 +751,28 @@ func TestLabelLeasePaths(t *testing.T) {
 	la, err := f.s.NextLabelItem(ctx, alice, p.ID)
 	if err != nil || la.ItemID != lb.ItemID {
 		t.Fatalf("alice after the skip: %+v, %v; want item %d", la, err, lb.ItemID)
+	}
+
+	// A returned slot comes before new items after the labeler's latest
+	// one: in a fresh project bob leases item 1 and walks away, alice
+	// labels item 2; when bob's lease expires alice gets item 1, not 3.
+	pr := f.project(t, store.LabelProjectInput{Name: "Returned first", Task: store.TaskClassify, Labels: []string{"good", "bad"}, Overlap: 1})
+	lb1, err := f.s.NextLabelItem(ctx, bob, pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	la2, err := f.s.NextLabelItem(ctx, alice, pr.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.SubmitLabel(ctx, alice, la2.ItemID, la2.Token, store.LabelValue{Label: "bad"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.s.Pool().Exec(ctx, `UPDATE label_slots SET lease_expires = now() - interval '1 second' WHERE token = $1`, lb1.Token); err != nil {
+		t.Fatal(err)
+	}
+	if la, err := f.s.NextLabelItem(ctx, alice, pr.ID); err != nil || la.ItemID != lb1.ItemID {
+		t.Fatalf("alice after bob's lease expired: %+v, %v; want the returned item %d", la, err, lb1.ItemID)
 	}
 
 	// A permissioned Datanet: only holders of a grant may label.
