@@ -174,10 +174,10 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 // ValidMemory reports whether s is a PostgreSQL memory size: digits and kB, MB or GB.
 func ValidMemory(s string) bool {
-	for _, unit := range []string{"kB", "MB", "GB"} {
+	for unit, least := range map[string]int{"kB": 128, "MB": 1, "GB": 1} { // PostgreSQL's minimum is 128kB
 		if n, ok := strings.CutSuffix(s, unit); ok {
 			v, err := strconv.Atoi(n)
-			return err == nil && v > 0
+			return err == nil && v >= least && n[0] != '+'
 		}
 	}
 	return false

@@ -216,8 +216,10 @@ func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*L
 	}
 	if _, err := labelerAllowed(p, rights); err != nil {
 		if l != nil {
-			// The fast column admitted someone the rules refuse: a bug in it.
-			return nil, fmt.Errorf("next label item in project %d: lease guard admitted user %d whom the rules refuse", projectID, a.UserID)
+			// The fast column admitted someone the rules refuse: a bug in
+			// it. Give the slot back before reporting it.
+			_, rerr := s.pool.Exec(ctx, `UPDATE label_slots SET user_id = NULL, token = NULL, lease_expires = NULL WHERE token = $1`, l.Token)
+			return nil, errors.Join(fmt.Errorf("next label item in project %d: lease guard admitted user %d whom the rules refuse", projectID, a.UserID), rerr)
 		}
 		return nil, err
 	}
@@ -267,7 +269,10 @@ func (s *Store) sendLease(ctx context.Context, b *pgx.Batch, projectID int64, wi
 	}
 	l, err := scanLease(br.QueryRow())
 	if errors.Is(err, pgx.ErrNoRows) {
-		return f, nil, br.Close()
+		if err := br.Close(); err != nil {
+			return nil, nil, fmt.Errorf("next label item in project %d: %w", projectID, err)
+		}
+		return f, nil, nil
 	}
 	if err == nil {
 		err = br.Close()

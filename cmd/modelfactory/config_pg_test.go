@@ -19,7 +19,7 @@ func TestPGSharedBuffersSetting(t *testing.T) {
 	if err != nil || c.PGSharedBuffers != "2GB" {
 		t.Fatalf("2GB: %+v, %v", c, err)
 	}
-	for _, bad := range []string{"2 GB", "lots", "0MB", "2gb", "-1GB"} {
+	for _, bad := range []string{"2 GB", "lots", "0MB", "2gb", "-1GB", "64kB", "+2GB"} {
 		if _, err := loadConfig("serve", []string{"-pg-shared-buffers", bad}); err == nil || !strings.Contains(err.Error(), "MF_PG_SHARED_BUFFERS") {
 			t.Errorf("%q: %v", bad, err)
 		}
