@@ -505,3 +505,46 @@ func TestRolesAreAudited(t *testing.T) {
 		t.Fatalf("stranger's entries = %+v", byActor)
 	}
 }
+
+// TestReportGroupsPage checks the queue page loads each group's newest 20
+// reports (in one query for the whole page) into the right group.
+func TestReportGroupsPage(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	a := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
+	b := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
+	report := func(i int, slug string) {
+		u, err := f.s.UpsertUser(ctx, fmt.Sprintf("0x%040x", 0x5000+i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := f.s.CreateReport(ctx, store.Actor{UserID: u.ID, Address: u.Address},
+			store.ReportInput{Target: "datanet:" + slug, Category: "spam", Details: fmt.Sprintf("report %d", i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 22 {
+		report(i, a.Slug)
+	}
+	report(100, b.Slug)
+	report(101, b.Slug)
+	groups, total, err := f.s.ReportGroups(ctx, store.ReportQuery{})
+	if err != nil || total != 2 || len(groups) != 2 {
+		t.Fatalf("groups = %d (%d), %v", len(groups), total, err)
+	}
+	// b was reported last, so it comes first.
+	gb, ga := groups[0], groups[1]
+	if gb.Target.ID != b.Slug || gb.Count != 2 || len(gb.Reports) != 2 || ga.Target.ID != a.Slug || ga.Count != 22 || len(ga.Reports) != 20 {
+		t.Fatalf("groups: %s %d/%d, %s %d/%d", gb.Target, gb.Count, len(gb.Reports), ga.Target, ga.Count, len(ga.Reports))
+	}
+	for _, g := range groups {
+		for i, r := range g.Reports {
+			if r.Target != g.Target || i > 0 && r.ID >= g.Reports[i-1].ID {
+				t.Fatalf("group %s report %d: %+v", g.Target, i, r)
+			}
+		}
+	}
+	if ga.Reports[0].Details != "report 21" || ga.Reports[19].Details != "report 2" {
+		t.Fatalf("newest 20 of a: %q … %q", ga.Reports[0].Details, ga.Reports[19].Details)
+	}
+}

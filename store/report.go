@@ -313,17 +313,34 @@ func (s *Store) ReportGroups(ctx context.Context, q ReportQuery) ([]ReportGroup,
 	if err != nil {
 		return nil, 0, fmt.Errorf("report groups: %w", err)
 	}
+	if len(groups) == 0 {
+		return groups, total, nil
+	}
+	// The newest 20 reports of every group on the page, in one query.
+	types, ids := make([]string, len(groups)), make([]string, len(groups))
+	at := make(map[Target]int, len(groups))
+	for i, g := range groups {
+		types[i], ids[i], at[g.Target] = g.Target.Type, g.Target.ID, i
+	}
+	rows, err = s.pool.Query(ctx, `SELECT `+reportColumns+` FROM (
+			SELECT r.*, row_number() OVER (PARTITION BY r.target_type, r.target_id ORDER BY r.id DESC) AS n
+			FROM reports r JOIN unnest($1::text[], $2::text[]) AS t(type, id) ON r.target_type = t.type AND r.target_id = t.id
+			WHERE ($3 = 'all' OR r.status = $3)) r
+		JOIN users u ON u.id = r.reporter_id LEFT JOIN users ru ON ru.id = r.resolved_by
+		WHERE r.n <= 20 ORDER BY r.id DESC`, types, ids, q.Status)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reports of the page's groups: %w", err)
+	}
+	reports, err := pgx.CollectRows(rows, scanReport)
+	if err != nil {
+		return nil, 0, fmt.Errorf("reports of the page's groups: %w", err)
+	}
+	for _, r := range reports {
+		g := &groups[at[r.Target]]
+		g.Reports = append(g.Reports, r)
+	}
 	for i := range groups {
 		g := &groups[i]
-		rows, err := s.pool.Query(ctx, `SELECT `+reportColumns+reportFrom+`
-			WHERE r.target_type = $1 AND r.target_id = $2 AND ($3 = 'all' OR r.status = $3)
-			ORDER BY r.id DESC LIMIT 20`, g.Target.Type, g.Target.ID, q.Status)
-		if err != nil {
-			return nil, 0, fmt.Errorf("reports about %s: %w", g.Target, err)
-		}
-		if g.Reports, err = pgx.CollectRows(rows, scanReport); err != nil {
-			return nil, 0, fmt.Errorf("reports about %s: %w", g.Target, err)
-		}
 		if g.Subject, err = s.SubjectOf(ctx, g.Target); err != nil {
 			return nil, 0, err
 		}
