@@ -286,11 +286,7 @@ type sseWriter struct {
 
 func (s *sseWriter) event(name string, v any) error {
 	if !s.started {
-		hd := s.w.Header()
-		hd.Set("Content-Type", "text/event-stream")
-		hd.Set("Cache-Control", "no-store")
-		hd.Set("X-Accel-Buffering", "no")
-		s.w.WriteHeader(http.StatusOK)
+		sseHeaders(s.w)
 		s.started = true
 	}
 	b, err := json.Marshal(v)

@@ -558,15 +558,11 @@ func (h *Handlers) ContributionEvents(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	flusher, ok := w.(http.Flusher)
+	flusher, ok := sseStream(w)
 	if !ok {
 		h.Fail(w, r, errors.New("streaming unsupported"))
 		return
 	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
 	// htmx's SSE extension reconnects after every swap, so the page tells
 	// us what it shows (?state=) and we send only when that changed.
 	last := r.URL.Query().Get("state")
@@ -580,11 +576,7 @@ func (h *Handlers) ContributionEvents(w http.ResponseWriter, r *http.Request) {
 			if err := views.ContributionLive(v).Render(r.Context(), &buf); err != nil {
 				return
 			}
-			fmt.Fprint(w, "event: status\n")
-			for _, line := range strings.Split(buf.String(), "\n") {
-				fmt.Fprintf(w, "data: %s\n", line)
-			}
-			fmt.Fprint(w, "\n")
+			writeSSE(w, "status", 0, buf.String())
 			flusher.Flush()
 		}
 		if c.Final() {

@@ -817,31 +817,6 @@ func (hub *ftHub) subscribe(st *store.Store, runID int64) (chan struct{}, func()
 	}
 }
 
-// sseStream prepares an SSE response.
-func sseStream(w http.ResponseWriter) (http.Flusher, bool) {
-	flusher, ok := w.(http.Flusher)
-	if !ok {
-		return nil, false
-	}
-	w.Header().Set("Content-Type", "text/event-stream")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	flusher.Flush()
-	return flusher, true
-}
-
-func writeSSE(w http.ResponseWriter, event string, id int64, data string) {
-	fmt.Fprintf(w, "event: %s\n", event)
-	if id > 0 {
-		fmt.Fprintf(w, "id: %d\n", id)
-	}
-	for _, line := range strings.Split(data, "\n") {
-		fmt.Fprintf(w, "data: %s\n", line)
-	}
-	fmt.Fprint(w, "\n")
-}
-
 // watchRun calls step each time the run may have changed (its events, or
 // for a queued run any run's), after the delay step asks for (a deferred
 // update), and every 15 s as a safety net, until step returns false or the
