@@ -74,9 +74,13 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 	defer body.Close()
 
 	// The parser pushes records; the store's COPY pulls them. A goroutine
-	// joins the two through a small channel, so memory stays bounded
-	// whatever the file size.
-	src := &recordPipe{ch: make(chan store.IngestRecord, 256), done: make(chan struct{})}
+	// joins the two through a bounded channel, so memory stays bounded
+	// whatever the file size. It holds two of the store's batches, so the
+	// parser keeps working while a batch is being copied (with 256 it
+	// stalled within a few milliseconds of each COPY and the next batch
+	// waited for it: 10 MB 2.25–2.55 → 2.54–3.35 MB/s in alternating runs,
+	// 100 MB 2.60 → 2.82 MB/s, peak RSS 134 → 144 MB).
+	src := &recordPipe{ch: make(chan store.IngestRecord, 2048), done: make(chan struct{})}
 	var report ingest.Report
 	var parseErr error
 	pctx, cancel := context.WithCancel(ctx)
