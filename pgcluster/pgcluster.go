@@ -163,8 +163,18 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if !ValidMemory(buffers) {
 		return nil, fmt.Errorf("shared_buffers %q: want a size such as 512MB or 4GB", buffers)
 	}
-	if err := c.pgctl(ctx, "start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "postgres.log"),
-		"-o", "-c listen_addresses='' -c unix_socket_directories='"+c.socketDir()+"' -c shared_buffers="+buffers); err != nil {
+	start := func(buffers string) error {
+		return c.pgctl(ctx, "start", "-w", "-t", "60", "-l", filepath.Join(c.dir, "postgres.log"),
+			"-o", "-c listen_addresses='' -c unix_socket_directories='"+c.socketDir()+"' -c shared_buffers="+buffers)
+	}
+	err = start(buffers)
+	if err != nil && opts.SharedBuffers == "" && buffers != "128MB" {
+		// The machine would not give PostgreSQL that much shared memory
+		// (strict overcommit, a small container): fall back to its default.
+		log.Warn("PostgreSQL did not start with the default shared_buffers; retrying with 128MB", "shared_buffers", buffers, "err", err)
+		err = start("128MB")
+	}
+	if err != nil {
 		tail, _ := os.ReadFile(filepath.Join(c.dir, "postgres.log"))
 		return nil, fmt.Errorf("start PostgreSQL: %w\n%s", err, lastLines(tail, 15))
 	}
