@@ -547,4 +547,14 @@ func TestReportGroupsPage(t *testing.T) {
 	if ga.Reports[0].Details != "report 21" || ga.Reports[19].Details != "report 2" {
 		t.Fatalf("newest 20 of a: %q … %q", ga.Reports[0].Details, ga.Reports[19].Details)
 	}
+	if gb.Subject.OwnerBanned || ga.Subject.OwnerBanned || !ga.Subject.Exists || ga.Subject.Owner != f.owner.Address {
+		t.Fatalf("subjects before the ban: %+v / %+v", gb.Subject, ga.Subject)
+	}
+	if _, err := f.s.Pool().Exec(ctx, `UPDATE users SET banned_at = now() WHERE id = $1`, f.owner.UserID); err != nil {
+		t.Fatal(err)
+	}
+	groups, _, err = f.s.ReportGroups(ctx, store.ReportQuery{})
+	if err != nil || !groups[0].Subject.OwnerBanned || !groups[1].Subject.OwnerBanned {
+		t.Fatalf("subjects after the owner's ban: %+v, %v", groups, err)
+	}
 }

@@ -339,11 +339,16 @@ func (s *Store) ReportGroups(ctx context.Context, q ReportQuery) ([]ReportGroup,
 		g := &groups[at[r.Target]]
 		g.Reports = append(g.Reports, r)
 	}
+	subjects := make([]*Subject, len(groups))
 	for i := range groups {
 		g := &groups[i]
-		if g.Subject, err = s.SubjectOf(ctx, g.Target); err != nil {
+		if g.Subject, err = s.subjectOf(ctx, g.Target); err != nil {
 			return nil, 0, err
 		}
+		subjects[i] = &g.Subject
+	}
+	if err := s.markBannedOwners(ctx, subjects); err != nil {
+		return nil, 0, err
 	}
 	return groups, total, nil
 }
@@ -356,9 +361,35 @@ func excerpt(s string, n int) string {
 	return s
 }
 
-// SubjectOf describes a target as it is now; a target that no longer
-// exists has Exists false.
-func (s *Store) SubjectOf(ctx context.Context, t Target) (Subject, error) {
+// markBannedOwners sets OwnerBanned on the subjects whose owner's wallet
+// is banned, in one query.
+func (s *Store) markBannedOwners(ctx context.Context, subs []*Subject) error {
+	var owners []string
+	for _, sub := range subs {
+		if sub.Owner != "" {
+			owners = append(owners, strings.ToLower(sub.Owner))
+		}
+	}
+	if len(owners) == 0 {
+		return nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT address_lower FROM users WHERE address_lower = ANY($1) AND banned_at IS NOT NULL`, owners)
+	if err != nil {
+		return fmt.Errorf("banned owners: %w", err)
+	}
+	banned, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("banned owners: %w", err)
+	}
+	for _, sub := range subs {
+		sub.OwnerBanned = sub.Owner != "" && slices.Contains(banned, strings.ToLower(sub.Owner))
+	}
+	return nil
+}
+
+// subjectOf describes a target as it is now (a target that no longer
+// exists has Exists false), all but OwnerBanned (see markBannedOwners).
+func (s *Store) subjectOf(ctx context.Context, t Target) (Subject, error) {
 	var sub Subject
 	var err error
 	switch t.Type {
@@ -422,9 +453,6 @@ func (s *Store) SubjectOf(ctx context.Context, t Target) (Subject, error) {
 	}
 	if errors.Is(err, ErrNotFound) {
 		return Subject{Title: t.String() + " no longer exists"}, nil
-	}
-	if err == nil && sub.Owner != "" {
-		err = s.pool.QueryRow(ctx, `SELECT banned_at IS NOT NULL FROM users WHERE address_lower = lower($1)`, sub.Owner).Scan(&sub.OwnerBanned)
 	}
 	if err != nil {
 		return sub, fmt.Errorf("subject %s: %w", t, err)
