@@ -195,10 +195,11 @@ func scanLease(row pgx.Row) (*Lease, error) {
 // each other and never share a slot. ErrNoLabelItems when nothing is left.
 //
 // The common case is one round trip: the permission facts, the labeler's
-// lock and the lease go in one batch, the lease guarded by the facts'
-// fast column (a subset of the rules that SQL alone can decide). When that guard does
-// not hold but the rules still allow the labeler (a grant on a
-// permissioned Datanet, say), a second batch leases without it.
+// lock and the lease go in one batch, the lease guarded by the facts' fast
+// column (a subset of the rules that SQL alone can decide). When that
+// guard does not hold but the rules still allow the labeler (a grant on a
+// permissioned Datanet, say), another batch leases without it; when the
+// usual search finds nothing, one more searches the whole pool.
 func (s *Store) NextLabelItem(ctx context.Context, a Actor, projectID int64) (*Lease, error) {
 	if a.UserID == 0 {
 		return nil, ErrNotFound
