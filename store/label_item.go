@@ -159,7 +159,7 @@ func lockLabeler(ctx context.Context, tx pgx.Tx, projectID, userID int64) error 
 // compile the statement). The lease commits without waiting for its WAL
 // to reach the disk: a lease lost in a crash only means the labeler asks
 // again, and an fsync per "next" would be most of its time on a real disk.
-const leasePrepSQL = `pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))::text,
+const leasePrepSQL = lockLabelerExpr + `::text,
 	set_config('plan_cache_mode', 'force_generic_plan', true), set_config('enable_sort', 'off', true),
 	set_config('jit', 'off', true), set_config('synchronous_commit', 'off', true)`
 
@@ -171,7 +171,10 @@ const leaseFactsSQL = `SELECT f.*, ` + leasePrepSQL + `, set_config('mf.label_ok
 // leaseAllowedSQL prepares a lease that the caller has already permitted.
 const leaseAllowedSQL = `SELECT ` + leasePrepSQL + `, set_config('mf.label_ok', 'true', true)`
 
-const lockLabelerSQL = `SELECT pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))`
+// lockLabelerExpr takes labeler $2's advisory lock in project $1.
+const lockLabelerExpr = `pg_advisory_xact_lock(hashtextextended(format('label:%s:%s', $1::bigint, $2::bigint), 0))`
+
+const lockLabelerSQL = `SELECT ` + lockLabelerExpr
 
 const leaseReturning = ` RETURNING s.token::text, s.item_id, s.project_id, s.leased_at, s.lease_expires,
 	(SELECT r.id FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id),
