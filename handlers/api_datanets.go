@@ -31,7 +31,7 @@ func contributionJSON(c *store.Contribution) map[string]any {
 		"id": c.ID, "datanet": c.DatanetSlug, "contributor": c.Contributor, "source": c.Source, "filename": c.Filename,
 		"sha256": c.SHA256, "sizeBytes": c.SizeBytes, "status": c.Status, "accepted": c.Accepted,
 		"duplicates": c.Duplicates, "nearDuplicates": c.NearDups, "rejected": c.Rejected, "problems": problems,
-		"reviewReason": c.ReviewReason, "createdAt": c.CreatedAt,
+		"reviewReason": c.ReviewReason, "indexing": c.Indexing, "createdAt": c.CreatedAt,
 	}
 }
 

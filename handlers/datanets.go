@@ -306,6 +306,9 @@ func (h *Handlers) ShowDatanet(w http.ResponseWriter, r *http.Request) {
 		if v.RecordQuery = strings.TrimSpace(r.URL.Query().Get("q")); v.RecordQuery != "" {
 			recs, total, err = h.Store.SearchRecords(ctx, d.ID, v.RecordQuery, recordsPerPage, (page-1)*recordsPerPage)
 			v.RecordMatchesMore = total > store.SearchCountLimit
+			if err == nil {
+				v.RecordsIndexing, err = h.Store.UnindexedRecords(ctx, d.ID)
+			}
 		} else {
 			recs, err = h.Store.DatanetRecords(ctx, d.ID, recordsPerPage, (page-1)*recordsPerPage)
 		}
@@ -510,7 +513,7 @@ func (h *Handlers) CreateContribution(w http.ResponseWriter, r *http.Request) {
 func contributionView(c *store.Contribution, acc store.Access) views.Contribution {
 	v := views.Contribution{ContributionRow: contributionRow(c), DatanetName: c.DatanetName, SizeBytes: c.SizeBytes, SHA256: c.SHA256,
 		Progress: c.ProgressRows, ReviewReason: c.ReviewReason, CanReview: acc.Review && c.Status == store.ContribInReview,
-		Schema: c.Schema, Labels: c.Labels}
+		Schema: c.Schema, Labels: c.Labels, Indexing: c.Indexing}
 	for _, p := range c.Problems {
 		v.Problems = append(v.Problems, views.Problem{Line: p.Line, Reason: p.Reason})
 	}
@@ -579,7 +582,7 @@ func (h *Handlers) ContributionEvents(w http.ResponseWriter, r *http.Request) {
 			writeSSE(w, "status", 0, buf.String())
 			flusher.Flush()
 		}
-		if c.Final() {
+		if c.Final() && !c.Indexing {
 			return
 		}
 		select {
@@ -824,7 +827,7 @@ func (h *Handlers) FixRecord(w http.ResponseWriter, r *http.Request) {
 	}
 	fixed, err := h.Store.FixRecord(r.Context(), actor(r), c.ID, chi.URLParam(r, "hash"), store.IngestRecord{
 		Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
-		MinHash: rec.Signature.Bytes(), Bands: rec.BandKeys[:]})
+		Bands: rec.BandKeys[:]})
 	if err != nil {
 		h.failOrFlash(w, r, err, back)
 		return

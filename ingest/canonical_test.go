@@ -84,3 +84,39 @@ func TestBuildRecordNormalisesBeforeHashing(t *testing.T) {
 		t.Errorf("hash %q", a.Hash)
 	}
 }
+
+// TestCanonicalSignature: the signature recomputed from a stored record's
+// canonical JSON is the one ingest computed, for every schema, including
+// escapes and non-ASCII text; a different text gives a different one.
+func TestCanonicalSignature(t *testing.T) {
+	cases := []struct {
+		schema Schema
+		fields map[string]string
+	}{
+		{Schema{Kind: KindDocuments}, map[string]string{"text": "Café au lait, \"quoted\" <b>tags</b> & a tab\there.\nNew paragraph."}},
+		{Schema{Kind: KindInstruction}, map[string]string{"instruction": "Explain dialysis.", "response": "It filters blood when kidneys cannot."}},
+		{Schema{Kind: KindInstruction}, map[string]string{"instruction": "Translate", "input": "Guten Morgen", "response": "Good morning"}},
+		{Schema{Kind: KindClassification, Labels: []string{"pos", "neg"}}, map[string]string{"text": "A wonderful film.", "label": "pos"}},
+	}
+	var sigs []string
+	for _, c := range cases {
+		r, err := BuildRecord(c.fields, c.schema, DefaultLimits())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := CanonicalSignature(string(r.Canonical))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got != r.Signature {
+			t.Fatalf("%s: signature from canonical %s differs from ingest's", c.schema.Kind, r.Canonical)
+		}
+		sigs = append(sigs, string(got.Bytes()))
+	}
+	if sigs[0] == sigs[1] || sigs[1] == sigs[2] {
+		t.Fatal("different texts share a signature")
+	}
+	if _, err := CanonicalSignature("not json"); err == nil {
+		t.Fatal("malformed canonical JSON accepted")
+	}
+}

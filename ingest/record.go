@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -61,6 +62,23 @@ func NearDupText(fields map[string]string, schema Schema) string {
 	default:
 		return fields["text"]
 	}
+}
+
+// CanonicalSignature recomputes the MinHash signature of a stored record
+// from its canonical JSON: the same signature ingest computed, since the
+// canonical JSON holds exactly the normalised fields (an instruction record
+// is the one with an "instruction" field; every other schema is judged on
+// "text").
+func CanonicalSignature(canonical string) (minhash.Signature, error) {
+	var fields map[string]string
+	if err := json.Unmarshal([]byte(canonical), &fields); err != nil {
+		return minhash.Signature{}, fmt.Errorf("canonical record: %w", err)
+	}
+	kind := KindDocuments
+	if _, ok := fields["instruction"]; ok {
+		kind = KindInstruction
+	}
+	return minhash.Sign(NearDupText(fields, Schema{Kind: kind})), nil
 }
 
 // BuildRecord validates fields against the schema, normalises them and

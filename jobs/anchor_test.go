@@ -43,7 +43,7 @@ func publishVersion(t *testing.T, st *store.Store, n int) (*store.Datanet, *stor
 	}
 	i := 0
 	if _, err := st.Pool().CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if i == n {
 				return nil, nil
@@ -51,7 +51,7 @@ func publishVersion(t *testing.T, st *store.Store, n int) (*store.Datanet, *stor
 			i++
 			canonical := fmt.Sprintf(`{"instruction":"q%d?","response":"a%d"}`, i, i)
 			sum := sha256.Sum256([]byte(canonical))
-			return []any{d.ID, c.ID, u.ID, "0x" + hex.EncodeToString(sum[:]), canonical, []byte(canonical), 6, i, "accepted"}, nil
+			return []any{d.ID, c.ID, u.ID, "0x" + hex.EncodeToString(sum[:]), canonical, 6, i, "accepted"}, nil
 		})); err != nil {
 		t.Fatal(err)
 	}

@@ -10,8 +10,9 @@ import (
 	"github.com/modelfactory/modelfactory/store"
 )
 
-// CleanupArgs deletes expired SIWE nonces and sessions. Running it twice is
-// harmless: the second run finds nothing to delete.
+// CleanupArgs deletes expired SIWE nonces and sessions, and re-enqueues
+// record indexing that has waited too long. Running it twice is harmless:
+// the second run finds nothing to delete and the indexing jobs are unique.
 type CleanupArgs struct{}
 
 // Kind identifies the job.
@@ -38,6 +39,13 @@ func (w *CleanupWorker) Work(ctx context.Context, job *river.Job[CleanupArgs]) e
 	}
 	if n > 0 {
 		w.log.Info("deleted expired nonces and sessions", "rows", n)
+	}
+	requeued, err := requeueIndexing(ctx, w.store)
+	if err != nil {
+		return err
+	}
+	if requeued > 0 {
+		w.log.Warn("re-enqueued record indexing that had waited over 5 minutes", "contributions", requeued)
 	}
 	return nil
 }

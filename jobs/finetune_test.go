@@ -123,7 +123,7 @@ func seedVersion(t testing.TB, st *store.Store, owner store.Actor, name, visibil
 	texts := tinyCorpus(n)
 	i := 0
 	if _, err := st.Pool().CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if i == n {
 				return nil, nil
@@ -131,7 +131,7 @@ func seedVersion(t testing.TB, st *store.Store, owner store.Actor, name, visibil
 			canonical := fmt.Sprintf(`{"text":%q}`, texts[i])
 			i++
 			sum := sha256.Sum256([]byte(canonical))
-			return []any{d.ID, c.ID, owner.UserID, "0x" + hex.EncodeToString(sum[:]), canonical, []byte(canonical), len(texts[i-1]), i, "accepted"}, nil
+			return []any{d.ID, c.ID, owner.UserID, "0x" + hex.EncodeToString(sum[:]), canonical, len(texts[i-1]), i, "accepted"}, nil
 		})); err != nil {
 		t.Fatal(err)
 	}

@@ -117,9 +117,15 @@ func (w *IngestWorker) Work(ctx context.Context, job *river.Job[IngestArgs]) err
 		}
 		return out
 	}
+	// Indexing for search is a job of its own, enqueued with the records;
+	// run outside a River client (tools, tests), it follows the commit.
+	schedule := store.ScheduleIndex(scheduleIndex)
+	if _, err := river.ClientFromContextSafely[pgx.Tx](ctx); err != nil {
+		schedule = nil
+	}
 	res, err := w.store.CommitIngest(ctx, id, src, func() store.ParseReport {
 		return store.ParseReport{Rejected: int64(report.Rejected), Duplicates: int64(report.Duplicates), Problems: problems()}
-	}, similarity)
+	}, similarity, schedule)
 	close(src.done)
 	cancel()
 	for range src.ch { // let the parser goroutine finish
@@ -164,16 +170,17 @@ func toStoreRecord(r ingest.Record) (store.IngestRecord, error) {
 		pii = b
 	}
 	return store.IngestRecord{Line: r.Line, Hash: r.Hash, Canonical: string(r.Canonical), Fields: r.Fields, Chars: r.Chars,
-		PII: pii, MinHash: r.Signature.Bytes(), Bands: r.BandKeys[:]}, nil
+		PII: pii, Bands: r.BandKeys[:]}, nil
 }
 
-// similarity compares two stored MinHash signatures.
-func similarity(a, b []byte) float64 {
-	sa, err := minhash.FromBytes(a)
+// similarity compares two stored records by their MinHash signatures,
+// recomputed from their canonical JSON.
+func similarity(a, b string) float64 {
+	sa, err := ingest.CanonicalSignature(a)
 	if err != nil {
 		return 0
 	}
-	sb, err := minhash.FromBytes(b)
+	sb, err := ingest.CanonicalSignature(b)
 	if err != nil {
 		return 0
 	}

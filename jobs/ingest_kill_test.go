@@ -112,6 +112,12 @@ func TestIngestKilledMidFileThenRerun(t *testing.T) {
 	if dn, _ := st.DatanetBySlug(ctx, d.Slug); dn.Records != rows {
 		t.Fatalf("records = %d, want %d", dn.Records, rows)
 	}
+	if got.Indexing {
+		t.Fatal("records not indexed after the run (outside River the worker indexes after the commit)")
+	}
+	if recs, n, err := st.SearchRecords(ctx, d.ID, `"20993 berths"`, 5, 0); err != nil || n != 1 || len(recs) != 1 {
+		t.Fatalf("search after the retry = %d, %v", n, err)
+	}
 	// A duplicate delivery of the job changes nothing.
 	if err := retry.Work(ctx, job); err != nil {
 		t.Fatal(err)

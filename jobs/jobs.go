@@ -120,6 +120,7 @@ func NewClient(pool *pgxpool.Pool, deps Deps, cfg Config) (*river.Client[pgx.Tx]
 		deps.IngestLimits = ingest.DefaultLimits()
 	}
 	river.AddWorker(workers, &IngestWorker{store: deps.Store, blobs: deps.Blobs, limits: deps.IngestLimits, log: deps.Logger})
+	river.AddWorker(workers, &IndexWorker{store: deps.Store})
 	river.AddWorker(workers, &SeedWorker{store: deps.Store, blobs: deps.Blobs, log: deps.Logger})
 	river.AddWorker(workers, &SeedPublishWorker{store: deps.Store, log: deps.Logger})
 	if deps.DataDir != "" {

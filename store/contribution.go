@@ -53,8 +53,11 @@ type Contribution struct {
 	Rejected      int64
 	Problems      []Problem
 	ReviewReason  string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
+	// Indexing is true while the contribution's committed records wait for
+	// the indexing job: listed and exported, not yet found by search.
+	Indexing  bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Final reports whether the status can no longer change by itself.
@@ -111,11 +114,12 @@ func (s *Store) ContributionByID(ctx context.Context, id int64) (*Contribution, 
 	err := s.pool.QueryRow(ctx, `
 		SELECT c.id, c.datanet_id, d.slug, d.name, d.schema_kind, d.labels, d.contribution_policy, c.contributor_id, u.address,
 		       c.source, c.filename, c.blob_key, c.sha256, c.size_bytes, c.status, c.progress_rows, c.accepted_count,
-		       c.duplicate_count, c.near_duplicate_count, c.rejected_count, c.problems, c.review_reason, c.created_at, c.updated_at
+		       c.duplicate_count, c.near_duplicate_count, c.rejected_count, c.problems, c.review_reason,
+		       EXISTS (SELECT 1 FROM record_index_pending p WHERE p.contribution_id = c.id), c.created_at, c.updated_at
 		FROM contributions c JOIN datanets d ON d.id = c.datanet_id JOIN users u ON u.id = c.contributor_id
 		WHERE c.id = $1`, id).Scan(&c.ID, &c.DatanetID, &c.DatanetSlug, &c.DatanetName, &c.Schema, &c.Labels, &c.Policy,
 		&c.ContributorID, &c.Contributor, &c.Source, &c.Filename, &c.BlobKey, &c.SHA256, &c.SizeBytes, &c.Status,
-		&c.ProgressRows, &c.Accepted, &c.Duplicates, &c.NearDups, &c.Rejected, &problems, &c.ReviewReason, &c.CreatedAt, &c.UpdatedAt)
+		&c.ProgressRows, &c.Accepted, &c.Duplicates, &c.NearDups, &c.Rejected, &problems, &c.ReviewReason, &c.Indexing, &c.CreatedAt, &c.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, ErrNotFound
 	}

@@ -88,8 +88,8 @@ func TestFinetuneCompleteAndDelete(t *testing.T) {
 	}
 	canonical := `{"text":"one record"}`
 	sum := sha256.Sum256([]byte(canonical))
-	if _, err := st.Pool().Exec(ctx, `INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, fields, chars, line, status)
-		VALUES ($1, $2, $3, $4, $5::text, $5::text::jsonb, 10, 1, 'accepted'), ($1, $2, $3, $6, $7::text, $7::text::jsonb, 10, 2, 'accepted')`,
+	if _, err := st.Pool().Exec(ctx, `INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, chars, line, status)
+		VALUES ($1, $2, $3, $4, $5::text, 10, 1, 'accepted'), ($1, $2, $3, $6, $7::text, 10, 2, 'accepted')`,
 		d.ID, c.ID, u.ID, "0x"+hex.EncodeToString(sum[:]), canonical, "0x"+hex.EncodeToString(sum[:16])+hex.EncodeToString(sum[:16]), `{"text":"two"}`); err != nil {
 		t.Fatal(err)
 	}

@@ -5,44 +5,149 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/modelfactory/modelfactory/store"
 )
 
-// TestIngestSearchVectorsAndBands: the search vectors ingest computes on
-// its second connection, and those the trigger computes for other writes,
-// are exactly to_tsvector('english', fields); every record carries its
-// band keys, and the record_bands view shows them. The contribution spans
-// several batches.
+// TestIngestSearchVectorsAndBands: once a contribution is indexed, every
+// record has exactly one record_index entry whose search vector is
+// to_tsvector('english', fields) and whose band keys are the record's; an
+// edit of a record's content moves its entry with it. The contribution
+// spans several batches and several indexing chunks.
 func TestIngestSearchVectorsAndBands(t *testing.T) {
 	t.Parallel()
 	f, ctx := newFixture(t), context.Background()
 	d := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
 	var list []store.IngestRecord
-	for i := range 2500 {
+	for i := range 6500 {
 		r := record(i+1, fmt.Sprintf("Question %d about kidneys, running and the quickest foxes", i), byte(i%200))
 		r.Bands = []int64{int64(i), int64(-i - 1)}
 		list = append(list, r)
 	}
-	if _, res, err := f.contribute(t, f.contributor, d.Slug, &recs{list: list}); err != nil || res.Accepted != 2500 {
+	if _, res, err := f.contribute(t, f.contributor, d.Slug, &recs{list: list}); err != nil || res.Accepted != 6500 {
 		t.Fatalf("ingest = %+v, %v", res, err)
 	}
-	// A row written by SQL without a vector gets one from the trigger.
-	if _, err := f.s.Pool().Exec(ctx, `UPDATE records SET fields = '{"instruction":"Edited text about livers","response":"ok"}'
+	// A direct edit of the content re-indexes the record.
+	if _, err := f.s.Pool().Exec(ctx, `UPDATE records SET canonical = '{"instruction":"Edited text about livers","response":"ok"}'
 		WHERE datanet_id = $1 AND line = 7`, d.ID); err != nil {
 		t.Fatal(err)
 	}
-	var total, wrong, banded, views int
+	var total, indexed, wrong, banded, pending int
 	if err := f.s.Pool().QueryRow(ctx, `
-		SELECT count(*), count(*) FILTER (WHERE search IS DISTINCT FROM to_tsvector('english', fields)),
-		       count(*) FILTER (WHERE cardinality(bands) = 2),
-		       (SELECT count(*) FROM record_bands b WHERE b.datanet_id = $1)
-		FROM records WHERE datanet_id = $1`, d.ID).Scan(&total, &wrong, &banded, &views); err != nil {
+		SELECT count(*), count(x.record_id),
+		       count(*) FILTER (WHERE x.search IS DISTINCT FROM to_tsvector('english', r.canonical::jsonb)),
+		       count(*) FILTER (WHERE x.bands = r.bands AND cardinality(x.bands) = 2),
+		       (SELECT count(*) FROM record_index_pending p WHERE p.datanet_id = $1)
+		FROM records r LEFT JOIN record_index x ON x.record_id = r.id WHERE r.datanet_id = $1`, d.ID).
+		Scan(&total, &indexed, &wrong, &banded, &pending); err != nil {
 		t.Fatal(err)
 	}
-	if total != 2500 || wrong != 0 || banded != 2500 || views != 5000 {
-		t.Fatalf("%d records, %d with a wrong search vector, %d with their band keys, %d band rows", total, wrong, banded, views)
+	if total != 6500 || indexed != 6500 || wrong != 0 || banded != 6500 || pending != 0 {
+		t.Fatalf("%d records, %d indexed, %d with a wrong search vector, %d with their band keys, %d pending", total, indexed, wrong, banded, pending)
 	}
 	if recs, n, err := f.s.SearchRecords(ctx, d.ID, "livers", 10, 0); err != nil || n != 1 || len(recs) != 1 || recs[0].Line != 7 {
 		t.Fatalf("search after edit = %d %+v %v", n, recs, err)
+	}
+}
+
+// TestIndexAfterCommit: a committed contribution whose indexing job has
+// not run yet is listed as pending, is not found by search, and is still
+// checked for near-duplicates (through its records' own band keys); the
+// job, run twice or after a kill that left part of the entries, indexes
+// each record once and leaves the pending list; later contributions are
+// checked through the index.
+func TestIndexAfterCommit(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	d := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
+	var scheduled []int64
+	schedule := func(_ context.Context, _ pgx.Tx, id int64) error {
+		scheduled = append(scheduled, id)
+		return nil
+	}
+	commit := func(list ...store.IngestRecord) (*store.Contribution, store.IngestResult) {
+		t.Helper()
+		c, err := f.s.CreateContribution(ctx, f.contributor, d.Slug, store.ContributionInput{Source: "api", Filename: "x.jsonl"}, noJob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
+			t.Fatalf("start ingest: %v %v", ok, err)
+		}
+		res, err := f.s.CommitIngest(ctx, c.ID, &recs{list: list}, func() store.ParseReport { return store.ParseReport{} }, sameByte, schedule)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, res
+	}
+	counts := func() (entries, pending int) {
+		t.Helper()
+		if err := f.s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM record_index WHERE datanet_id = $1),
+			(SELECT count(*) FROM record_index_pending WHERE datanet_id = $1)`, d.ID).Scan(&entries, &pending); err != nil {
+			t.Fatal(err)
+		}
+		return entries, pending
+	}
+
+	c1, _ := commit(record(1, "kidney stones and hydration", 31), record(2, "liver enzymes explained", 32), record(3, "a third unrelated question", 33))
+	if len(scheduled) != 1 || scheduled[0] != c1.ID {
+		t.Fatalf("indexing scheduled for %v, want [%d]", scheduled, c1.ID)
+	}
+	if e, p := counts(); e != 0 || p != 1 {
+		t.Fatalf("before the job: %d entries, %d pending; want 0 and 1", e, p)
+	}
+	if got, err := f.s.ContributionByID(ctx, c1.ID); err != nil || !got.Indexing || got.Status != store.ContribAccepted {
+		t.Fatalf("contribution before indexing = %+v, %v", got, err)
+	}
+	if n, err := f.s.UnindexedRecords(ctx, d.ID); err != nil || n != 3 {
+		t.Fatalf("unindexed records = %d, %v; want 3", n, err)
+	}
+	if _, n, err := f.s.SearchRecords(ctx, d.ID, "kidney", 10, 0); err != nil || n != 0 {
+		t.Fatalf("unindexed records found by search: %d %v", n, err)
+	}
+	// Not indexed yet, still a near-duplicate candidate.
+	c2, res := commit(record(1, "kidney stones and hydration, again", 31))
+	if res.NearDups != 1 {
+		t.Fatalf("near-duplicate of an unindexed record missed: %+v", res)
+	}
+	if got, _ := f.s.ContributionRecords(ctx, c2.ID, 10, 0); len(got) != 1 || got[0].NearDupFields["instruction"] != "kidney stones and hydration" {
+		t.Fatalf("near-duplicate flagged against %+v", got)
+	}
+
+	// A killed job left one entry of c1; the rerun adds the rest once.
+	if _, err := f.s.Pool().Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands)
+		SELECT id, datanet_id, to_tsvector('english', canonical::jsonb), bands FROM records WHERE contribution_id = $1 AND line = 2`, c1.ID); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if err := f.s.IndexContribution(ctx, c1.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := f.s.IndexContribution(ctx, c2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if e, p := counts(); e != 4 || p != 0 {
+		t.Fatalf("after the jobs: %d entries, %d pending; want 4 and 0", e, p)
+	}
+	if got, err := f.s.ContributionByID(ctx, c1.ID); err != nil || got.Indexing {
+		t.Fatalf("contribution after indexing = %+v, %v", got, err)
+	}
+	if n, err := f.s.UnindexedRecords(ctx, d.ID); err != nil || n != 0 {
+		t.Fatalf("unindexed records after the jobs = %d, %v", n, err)
+	}
+	if _, n, err := f.s.SearchRecords(ctx, d.ID, "kidney", 10, 0); err != nil || n != 2 {
+		t.Fatalf("search after indexing = %d, %v; want 2", n, err)
+	}
+	// Indexed now: found through record_index's band keys.
+	_, res = commit(record(1, "liver enzymes explained simply", 32))
+	if res.NearDups != 1 {
+		t.Fatalf("near-duplicate of an indexed record missed: %+v", res)
+	}
+	// A contribution with nothing new schedules nothing.
+	scheduled = nil
+	if _, res = commit(record(1, "liver enzymes explained", 32)); res.Accepted != 0 || len(scheduled) != 0 {
+		t.Fatalf("all-duplicate contribution: %+v, scheduled %v", res, scheduled)
 	}
 }

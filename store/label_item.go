@@ -179,7 +179,7 @@ const lockLabelerSQL = `SELECT ` + lockLabelerExpr
 const leaseReturning = ` RETURNING s.token::text, s.item_id, s.project_id, s.leased_at, s.lease_expires,
 	(SELECT r.id FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id),
 	(SELECT r.hash FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id),
-	(SELECT r.fields FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id)`
+	(SELECT r.canonical::jsonb FROM label_items i JOIN records r ON r.id = i.record_id WHERE i.id = s.item_id)`
 
 func scanLease(row pgx.Row) (*Lease, error) {
 	var l Lease
@@ -339,7 +339,7 @@ func leaseSQL(searches ...string) string {
 		WHERE (SELECT ok FROM ok) AND NOT EXISTS (SELECT 1 FROM mine) AND s.id = coalesce(` + strings.Join(searches, ", ") + `)
 		RETURNING s.id, s.token, s.item_id, s.project_id, s.leased_at, s.lease_expires),
 	l AS (SELECT * FROM mine UNION ALL SELECT * FROM taken)
-	SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.fields
+	SELECT l.token::text, l.item_id, l.project_id, l.leased_at, l.lease_expires, r.id, r.hash, r.canonical::jsonb
 	FROM l JOIN label_items i ON i.id = l.item_id JOIN records r ON r.id = i.record_id`
 }
 

@@ -134,7 +134,7 @@ type LabelItem struct {
 
 func (s *Store) labelItems(ctx context.Context, where string, args ...any) ([]LabelItem, error) {
 	rows, err := s.pool.Query(ctx, `
-		SELECT i.id, i.project_id, i.state, r.id, r.hash, r.fields, i.final, i.agreement, i.tied,
+		SELECT i.id, i.project_id, i.state, r.id, r.hash, r.canonical::jsonb, i.final, i.agreement, i.tied,
 		       coalesce((SELECT address FROM users WHERE id = i.decided_by), ''),
 		       coalesce((SELECT hash FROM records WHERE id = i.applied_record_id), ''),
 		       coalesce((SELECT json_agg(json_build_object('labeler', u.address, 'value', l.value, 'leasedAt', l.leased_at,
@@ -291,7 +291,7 @@ func (s *Store) ApplyLabelResults(ctx context.Context, a Actor, projectID int64,
 			line      int
 		}
 		rows, err := tx.Query(ctx, `
-			SELECT i.id, i.final, r.id, r.status, r.fields, r.hash, r.contribution_id, r.contributor_id, r.line
+			SELECT i.id, i.final, r.id, r.status, r.canonical::jsonb, r.hash, r.contribution_id, r.contributor_id, r.line
 			FROM label_items i JOIN records r ON r.id = i.record_id
 			WHERE i.project_id = $1 AND i.state = 'done' AND i.applied_at IS NULL ORDER BY i.id FOR UPDATE OF i`, projectID)
 		if err != nil {
@@ -351,20 +351,16 @@ func (s *Store) ApplyLabelResults(ctx context.Context, a Actor, projectID int64,
 // record now carrying the content: the new row, or an existing accepted
 // record of the Datanet with the same hash.
 func replaceRecord(ctx context.Context, tx pgx.Tx, datanetID, old, contributionID, contributorID int64, line int, rec IngestRecord) (int64, error) {
-	fields, err := json.Marshal(rec.Fields)
-	if err != nil {
-		return 0, err
-	}
 	pii := rec.PII
 	if pii == nil {
 		pii = json.RawMessage("[]")
 	}
 	var id int64
-	err = tx.QueryRow(ctx, `
-		INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, fields, chars, line, status, pii, minhash, replaces)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted', $9, $10, $11)
+	err := tx.QueryRow(ctx, `
+		INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, chars, line, status, pii, bands, replaces)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10)
 		ON CONFLICT (datanet_id, hash) DO NOTHING RETURNING id`,
-		datanetID, contributionID, contributorID, rec.Hash, rec.Canonical, fields, rec.Chars, line, pii, rec.MinHash, old).Scan(&id)
+		datanetID, contributionID, contributorID, rec.Hash, rec.Canonical, rec.Chars, line, pii, rec.Bands, old).Scan(&id)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// The corrected content is already a record of this Datanet.
@@ -374,8 +370,10 @@ func replaceRecord(ctx context.Context, tx pgx.Tx, datanetID, old, contributionI
 	case err != nil:
 		return 0, err
 	default:
-		if _, err := tx.Exec(ctx, `INSERT INTO record_bands (datanet_id, band_key, record_id) SELECT $1, b, $2 FROM unnest($3::bigint[]) b`,
-			datanetID, id, rec.Bands); err != nil {
+		// Searchable and near-duplicate-checkable at once, like the record
+		// it replaces.
+		if _, err := tx.Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands)
+			VALUES ($1, $2, to_tsvector('english'::regconfig, $3::jsonb), $4)`, id, datanetID, rec.Canonical, rec.Bands); err != nil {
 			return 0, err
 		}
 	}

@@ -60,7 +60,7 @@ func newLabelFixtureOn(t testing.TB, s *store.Store, n int) *labelFixture {
 	if _, _, err := f.s.StartIngest(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := f.s.CommitIngest(ctx, c.ID, src, func() store.ParseReport { return store.ParseReport{} }, sameByte); err != nil {
+	if _, err := f.s.CommitIngest(ctx, c.ID, src, func() store.ParseReport { return store.ParseReport{} }, sameByte, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := f.s.PublishVersion(ctx, f.owner, d.Slug, merkle.HexRoot); err != nil {
@@ -95,7 +95,7 @@ func builderFor(schema ingest.Schema) store.RecordBuilder {
 			pii, _ = json.Marshal(rec.PII)
 		}
 		return store.IngestRecord{Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
-			MinHash: rec.Signature.Bytes(), Bands: rec.BandKeys[:]}, nil
+			Bands: rec.BandKeys[:]}, nil
 	}
 }
 

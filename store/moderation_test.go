@@ -361,7 +361,7 @@ func TestBanRevokesAccessHoldsAndUnbanReleases(t *testing.T) {
 		t.Fatalf("start ingest: %v %v", ok, err)
 	}
 	res2, err := f.s.CommitIngest(ctx, late.ID, &recs{list: []store.IngestRecord{record(1, "late", 5)}},
-		func() store.ParseReport { return store.ParseReport{} }, sameByte)
+		func() store.ParseReport { return store.ParseReport{} }, sameByte, nil)
 	if err != nil || res2.Status != store.ContribHeld {
 		t.Fatalf("ingest after ban = %+v, %v", res2, err)
 	}

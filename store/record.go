@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // IngestRecord is one validated, normalised record ready to store.
@@ -20,8 +19,7 @@ type IngestRecord struct {
 	Fields    map[string]string
 	Chars     int
 	PII       json.RawMessage // flags for reviewers; nil for none
-	MinHash   []byte          // signature for near-duplicate checks
-	Bands     []int64         // LSH band keys of MinHash
+	Bands     []int64         // LSH band keys of the record's MinHash signature
 }
 
 // RecordSource streams records into CommitIngest. Err reports why Next
@@ -39,8 +37,14 @@ type ParseReport struct {
 	Problems   []Problem
 }
 
-// Similarity estimates the Jaccard similarity of two MinHash signatures.
-type Similarity func(a, b []byte) float64
+// Similarity estimates the Jaccard similarity of the near-duplicate text of
+// two records, given as their canonical JSON (their MinHash signatures are
+// not stored: they are recomputed for the few pairs that share a band key).
+type Similarity func(a, b string) float64
+
+// ScheduleIndex enqueues, inside tx, the job that runs IndexContribution
+// for a contribution once tx commits.
+type ScheduleIndex func(ctx context.Context, tx pgx.Tx, contributionID int64) error
 
 // IngestResult counts what a contribution added.
 type IngestResult struct {
@@ -63,7 +67,11 @@ const NearDupThreshold = 0.8
 // report is called once src is exhausted, still inside the transaction,
 // for what the parser did not emit: rejected rows, exact duplicates within
 // the file, and its problems (line order).
-func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, report func() ParseReport, sim Similarity) (IngestResult, error) {
+//
+// The records' search vectors and band-key index entries are added after
+// the commit by IndexContribution: schedule enqueues its job in the same
+// transaction; a nil schedule runs it right after the commit.
+func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, report func() ParseReport, sim Similarity, schedule ScheduleIndex) (IngestResult, error) {
 	var res IngestResult
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		var status, policy string
@@ -81,8 +89,8 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if status != ContribProcessing {
 			return fmt.Errorf("contribution is %s, not processing: %w", status, ErrConflict)
 		}
-		// The near-duplicate self-join sorts or hashes 20 keys per record:
-		// in memory, please. Its row estimates (unnest) are far too high,
+		// The near-duplicate self-join hashes 20 keys per record: in
+		// memory, please. Its row estimates (unnest) are far too high,
 		// which made PostgreSQL spend seconds JIT-compiling it.
 		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
 			return err
@@ -91,7 +99,8 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if policy == PolicyReview {
 			recStatus = "pending"
 		}
-		w := &ingestWriter{tx: tx, datanetID: datanetID, contributionID: id, contributorID: contributorID, status: recStatus}
+		w := &ingestWriter{tx: tx, datanetID: datanetID, contributionID: id, contributorID: contributorID, status: recStatus,
+			bands: newBandSeen()}
 		n, err := s.writeIngestBatches(ctx, src, w)
 		if err != nil {
 			return err
@@ -105,7 +114,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		problems = append(problems, w.dupProblems[:min(len(w.dupProblems), max(0, MaxProblems-len(problems)))]...)
 
 		if res.Accepted > 0 {
-			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, sim); err != nil {
+			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, w.bands, sim); err != nil {
 				return err
 			}
 		}
@@ -137,10 +146,25 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if err == nil && tag.RowsAffected() == 0 {
 			return fmt.Errorf("contribution finished by another run: %w", ErrConflict)
 		}
-		return err
+		if err != nil || res.Accepted == 0 {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO record_index_pending (contribution_id, datanet_id) VALUES ($1, $2)
+			ON CONFLICT DO NOTHING`, id, datanetID); err != nil {
+			return err
+		}
+		if schedule != nil {
+			return schedule(ctx, tx, id)
+		}
+		return nil
 	})
 	if err != nil {
 		return res, fmt.Errorf("commit ingest %d: %w", id, err)
+	}
+	if schedule == nil && res.Accepted > 0 {
+		if err := s.IndexContribution(ctx, id); err != nil {
+			return res, err
+		}
 	}
 	return res, nil
 }
@@ -149,106 +173,26 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 const ingestBatchSize = 1000
 
 // writeIngestBatches streams src into the Datanet in batches and returns
-// how many records src gave. Each batch's search vectors are computed on a
-// second connection while the previous batch is written on tx, so the
-// English stemmer and the inserts run on two backends (two CPUs) at once.
-// Without a second connection (pool exhausted), the insert trigger
-// computes the vectors instead: same vectors, slower.
+// how many records src gave.
 func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ingestWriter) (int64, error) {
-	vctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	jobs := make(chan []IngestRecord, 1)
-	results := make(chan searchVectors, 2)
-	go s.computeSearchVectors(vctx, jobs, results)
-	defer func() {
-		close(jobs)
-		cancel()
-		for range results { // let the vector goroutine finish
-		}
-	}()
 	var n int64
-	var queue [][]IngestRecord
-	more := true
-	for more || len(queue) > 0 {
-		if more {
-			batch := make([]IngestRecord, 0, ingestBatchSize)
-			for len(batch) < ingestBatchSize && src.Next() {
-				batch = append(batch, src.Record())
-			}
-			if len(batch) < ingestBatchSize {
-				more = false
-				if err := src.Err(); err != nil {
-					return n, err
-				}
-			}
-			if len(batch) > 0 {
-				n += int64(len(batch))
-				jobs <- batch
-				queue = append(queue, batch)
-			}
+	batch := make([]IngestRecord, 0, ingestBatchSize)
+	for {
+		batch = batch[:0]
+		for len(batch) < ingestBatchSize && src.Next() {
+			batch = append(batch, src.Record())
 		}
-		if len(queue) == 2 || !more && len(queue) > 0 {
-			v := <-results
-			if v.err != nil {
-				return n, fmt.Errorf("search vectors: %w", v.err)
-			}
-			if err := w.write(ctx, queue[0], v.vectors); err != nil {
+		if len(batch) < ingestBatchSize {
+			if err := src.Err(); err != nil {
 				return n, err
 			}
-			queue = queue[1:]
 		}
-	}
-	return n, nil
-}
-
-// searchVectors are a batch's search vectors, in record order; nil when
-// no second connection was available.
-type searchVectors struct {
-	vectors []pgtype.TSVector
-	err     error
-}
-
-// computeSearchVectors answers each batch on jobs, in order, with its
-// records' to_tsvector('english', fields), computed on a connection of its
-// own (outside the ingest transaction: the function is pure).
-func (s *Store) computeSearchVectors(ctx context.Context, jobs <-chan []IngestRecord, results chan<- searchVectors) {
-	defer close(results)
-	actx, cancel := context.WithTimeout(ctx, time.Second)
-	conn, err := s.pool.Acquire(actx)
-	cancel()
-	if err != nil {
-		conn = nil
-	} else {
-		defer conn.Release()
-	}
-	cleaning := true
-	for batch := range jobs {
-		if conn == nil {
-			results <- searchVectors{}
-			continue
+		if len(batch) == 0 {
+			return n, nil
 		}
-		canonical := make([]string, len(batch))
-		for i, r := range batch {
-			canonical[i] = r.Canonical
-		}
-		rows, err := conn.Query(ctx, `
-			SELECT to_tsvector('english'::regconfig, f::jsonb) FROM unnest($1::text[]) WITH ORDINALITY AS u(f, i) ORDER BY i`, canonical)
-		var v []pgtype.TSVector
-		if err == nil {
-			v, err = pgx.CollectRows(rows, pgx.RowTo[pgtype.TSVector])
-		}
-		if err == nil && len(v) != len(batch) {
-			err = fmt.Errorf("%d vectors for %d records", len(v), len(batch))
-		}
-		results <- searchVectors{vectors: v, err: err}
-		// The search index queues new entries in a GIN pending list that
-		// the inserting backend merges whenever it fills; merging here, on
-		// this backend, takes that work off the insert's critical path.
-		// (Doing the same for records_bands made this side the slower one.)
-		if cleaning && err == nil {
-			if _, cerr := conn.Exec(ctx, `SELECT gin_clean_pending_list('records_search'::regclass)`); cerr != nil {
-				cleaning = false // not the index owner: the inserts merge
-			}
+		n += int64(len(batch))
+		if err := w.write(ctx, batch); err != nil {
+			return n, err
 		}
 	}
 }
@@ -261,13 +205,13 @@ type ingestWriter struct {
 	status                                   string
 	accepted, duplicates                     int64
 	dupProblems                              []Problem // the first MaxProblems duplicates of older records
+	bands                                    *bandSeen // the contribution's band keys so far
 }
 
 // write stores one batch: records whose hash the Datanet already holds are
 // dropped (and reported by line), the rest are copied in file order with
-// their LSH band keys and search vectors (nil: the insert trigger computes
-// them).
-func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors []pgtype.TSVector) error {
+// their LSH band keys.
+func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord) error {
 	hashes := make([]string, len(batch))
 	for i, r := range batch {
 		hashes[i] = r.Hash
@@ -307,118 +251,28 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, vectors 
 	}
 	k := 0
 	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status", "pii", "minhash", "bands", "search"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status", "pii", "bands"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if k == len(keep) {
 				return nil, nil
 			}
-			i := keep[k]
+			r := &batch[keep[k]]
 			k++
-			r := &batch[i]
 			pii := r.PII
 			if pii == nil {
 				pii = json.RawMessage("[]")
 			}
-			var search any // NULL: the insert trigger computes it
-			if vectors != nil {
-				search = vectors[i]
-			}
-			// The canonical JSON is the fields object itself (schema
-			// fields, keys sorted), so it doubles as the JSONB value.
-			return []any{w.datanetID, w.contributionID, w.contributorID, r.Hash, r.Canonical, r.Canonical, r.Chars, r.Line,
-				w.status, pii, r.MinHash, r.Bands, search}, nil
+			return []any{w.datanetID, w.contributionID, w.contributorID, r.Hash, r.Canonical, r.Chars, r.Line,
+				w.status, pii, r.Bands}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy records: %w", err)
 	}
 	w.accepted += int64(len(keep))
+	for _, i := range keep {
+		w.bands.add(batch[i].Hash, batch[i].Bands)
+	}
 	return nil
-}
-
-// flagNearDuplicates finds, for each new record of the contribution, the
-// most similar older record sharing an LSH band key — an earlier record of
-// the same contribution, or an accepted one of the Datanet — and flags it
-// when the estimated Jaccard similarity reaches NearDupThreshold.
-func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionID int64, sim Similarity) (int64, error) {
-	type match struct {
-		other int64
-		score float64
-	}
-	best := map[int64]match{}
-	var newID, oldID int64
-	var a, b []byte
-	consider := func() error {
-		if score := sim(a, b); score >= NearDupThreshold && score > best[newID].score {
-			best[newID] = match{oldID, score}
-		}
-		return nil
-	}
-	// Within the contribution: its band keys grouped (one hash table),
-	// pairs only from the rare keys shared by several records.
-	rows, err := tx.Query(ctx, `
-		WITH k AS (SELECT id, unnest(bands) AS key FROM records WHERE contribution_id = $1),
-		     d AS (SELECT array_agg(id) AS ids FROM k GROUP BY key HAVING count(*) > 1),
-		     p AS (SELECT DISTINCT x AS new_id, y AS old_id FROM d, unnest(d.ids) AS x, unnest(d.ids) AS y WHERE y < x)
-		SELECT p.new_id, p.old_id, n.minhash, o.minhash FROM p JOIN records n ON n.id = p.new_id JOIN records o ON o.id = p.old_id`,
-		contributionID)
-	if err != nil {
-		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-	}
-	if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, consider); err != nil {
-		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-	}
-	// Against the Datanet's older accepted records, through the GIN index
-	// (one scan per new record), when there are any.
-	var older bool
-	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM records WHERE datanet_id = $1 AND status = 'accepted' AND contribution_id <> $2)`,
-		datanetID, contributionID).Scan(&older); err != nil {
-		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-	}
-	if older {
-		// Entries still in the GIN pending list are read by every index
-		// scan: merge them into the index first (ours included).
-		if err := cleanGINPendingList(ctx, tx, "records_bands"); err != nil {
-			return 0, err
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT n.id, o.id, n.minhash, o.minhash FROM records n
-			JOIN records o ON o.bands && n.bands AND o.datanet_id = $1 AND o.id < n.id AND o.status = 'accepted' AND o.contribution_id <> $2
-			WHERE n.contribution_id = $2`, datanetID, contributionID)
-		if err != nil {
-			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-		}
-		if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, consider); err != nil {
-			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
-		}
-	}
-	if len(best) == 0 {
-		return 0, nil
-	}
-	ids, others, scores := make([]int64, 0, len(best)), make([]int64, 0, len(best)), make([]float32, 0, len(best))
-	for id, m := range best {
-		ids, others, scores = append(ids, id), append(others, m.other), append(scores, float32(m.score))
-	}
-	_, err = tx.Exec(ctx, `
-		UPDATE records r SET near_dup_of = u.other, near_dup_score = u.score
-		FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS u(id, other, score) WHERE r.id = u.id`, ids, others, scores)
-	if err != nil {
-		return 0, fmt.Errorf("flag near-duplicates: %w", err)
-	}
-	return int64(len(best)), nil
-}
-
-// cleanGINPendingList merges a GIN index's pending entries into the index
-// (gin_clean_pending_list). It needs to own the index; where the role does
-// not, scans just read the pending list as well.
-func cleanGINPendingList(ctx context.Context, tx pgx.Tx, index string) error {
-	sp, err := tx.Begin(ctx)
-	if err != nil {
-		return err
-	}
-	if _, err := sp.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, index); err != nil {
-		return sp.Rollback(ctx)
-	}
-	return sp.Commit(ctx)
 }
 
 // Record is a stored record.
@@ -438,9 +292,9 @@ type Record struct {
 	CreatedAt     time.Time
 }
 
-const recordColumns = `r.id, r.hash, r.fields, r.canonical, r.chars, r.line, r.status, u.address, r.pii,
+const recordColumns = `r.id, r.hash, r.canonical::jsonb, r.canonical, r.chars, r.line, r.status, u.address, r.pii,
 	coalesce((SELECT o.hash FROM records o WHERE o.id = r.near_dup_of AND (o.status = 'accepted' OR o.contribution_id = r.contribution_id)), ''),
-	(SELECT o.fields FROM records o WHERE o.id = r.near_dup_of AND (o.status = 'accepted' OR o.contribution_id = r.contribution_id)),
+	(SELECT o.canonical::jsonb FROM records o WHERE o.id = r.near_dup_of AND (o.status = 'accepted' OR o.contribution_id = r.contribution_id)),
 	coalesce(r.near_dup_score, 0), r.created_at`
 
 func scanRecords(rows pgx.Rows) ([]Record, error) {
@@ -531,19 +385,17 @@ func (s *Store) FixRecord(ctx context.Context, a Actor, contributionID int64, ha
 		if status != ContribInReview {
 			return ErrConflict
 		}
-		fields, err := json.Marshal(rec.Fields)
-		if err != nil {
-			return err
-		}
 		pii := rec.PII
 		if pii == nil {
 			pii = json.RawMessage("[]")
 		}
-		err = tx.QueryRow(ctx, `
-			UPDATE records SET hash = $3, canonical = $4, fields = $5, chars = $6, pii = $7, minhash = $8, bands = $9,
+		// The records_reindex trigger moves the record's search vector and
+		// band keys with it.
+		err := tx.QueryRow(ctx, `
+			UPDATE records SET hash = $3, canonical = $4, chars = $5, pii = $6, bands = $7,
 			       near_dup_of = NULL, near_dup_score = NULL
 			WHERE contribution_id = $1 AND hash = $2 RETURNING id`,
-			contributionID, hash, rec.Hash, rec.Canonical, fields, rec.Chars, pii, rec.MinHash, rec.Bands).Scan(&id)
+			contributionID, hash, rec.Hash, rec.Canonical, rec.Chars, pii, rec.Bands).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}

@@ -66,6 +66,7 @@ type Datanet struct {
 	Records            []RecordRow // current page of the record browser (accepted records)
 	RecordPager        Pager
 	RecordQuery        string             // search within the records tab; empty lists them all
+	RecordsIndexing    int64              // accepted records search does not reach yet (being indexed)
 	RecordMatchesMore  bool               // the search counted matches up to a cap and there are more
 	Tab                string             // "overview", "records", "versions", "contributions", "access"
 	Contributions      []ContributionRow  // for the contributions tab (reviewers see all, others their own)
@@ -153,6 +154,7 @@ type Contribution struct {
 	Problems     []Problem
 	ReviewReason string // shown to the contributor when rejected
 	CanReview    bool
+	Indexing     bool // committed records still being added to search
 	Records      []RecordRow // records of this contribution (for review: with PII and near-dup flags)
 	RecordPager  Pager
 }

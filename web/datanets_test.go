@@ -95,16 +95,18 @@ type contributionJSON struct {
 		Line   int
 		Reason string
 	}
+	Indexing bool
 }
 
-// waitContribution polls until the contribution's status is final.
+// waitContribution polls until the contribution's status is final and its
+// records are indexed for search.
 func (a *app) waitContribution(t *testing.T, sess string, id int64) contributionJSON {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		var c contributionJSON
 		decode(t, a.do(t, "GET", fmt.Sprintf("/api/v1/contributions/%d", id), "", withSession(sess)), &c)
-		if c.Status != "pending" && c.Status != "processing" {
+		if c.Status != "pending" && c.Status != "processing" && !c.Indexing {
 			return c
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -102,10 +102,10 @@ func (a *ftApp) version(t testing.TB, owner store.Actor, name, visibility string
 	for i := range rows {
 		canonical := fmt.Sprintf(`{"text":"Record %d of %s: the tide turns at dawn."}`, i, name)
 		sum := sha256.Sum256([]byte(canonical))
-		rows[i] = []any{d.ID, c.ID, owner.UserID, "0x" + hex.EncodeToString(sum[:]), canonical, []byte(canonical), 40, i + 1, "accepted"}
+		rows[i] = []any{d.ID, c.ID, owner.UserID, "0x" + hex.EncodeToString(sum[:]), canonical, 40, i + 1, "accepted"}
 	}
 	if _, err := st.Pool().CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status"},
 		pgx.CopyFromRows(rows)); err != nil {
 		t.Fatal(err)
 	}

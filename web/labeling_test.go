@@ -51,7 +51,7 @@ func seedLabelDatanet(t *testing.T, st *store.Store, ownerAddr string, n int) st
 			t.Fatal(err)
 		}
 		src.list = append(src.list, store.IngestRecord{Line: i + 1, Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields,
-			Chars: rec.Chars, MinHash: rec.Signature.Bytes()})
+			Chars: rec.Chars, Bands: rec.BandKeys[:]})
 	}
 	c, err := st.CreateContribution(ctx, owner, d.Slug, store.ContributionInput{Source: "api", Filename: "seed.jsonl"},
 		func(context.Context, pgx.Tx, int64) error { return nil })
@@ -61,7 +61,7 @@ func seedLabelDatanet(t *testing.T, st *store.Store, ownerAddr string, n int) st
 	if _, _, err := st.StartIngest(ctx, c.ID); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := st.CommitIngest(ctx, c.ID, src, func() store.ParseReport { return store.ParseReport{} }, func(a, b []byte) float64 { return 0 }); err != nil {
+	if _, err := st.CommitIngest(ctx, c.ID, src, func() store.ParseReport { return store.ParseReport{} }, func(a, b string) float64 { return 0 }, nil); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := st.PublishVersion(ctx, owner, d.Slug, merkle.HexRoot); err != nil {
