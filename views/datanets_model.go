@@ -154,7 +154,7 @@ type Contribution struct {
 	Problems     []Problem
 	ReviewReason string // shown to the contributor when rejected
 	CanReview    bool
-	Indexing     bool // committed records still being added to search
+	Indexing     bool        // committed records still being added to search
 	Records      []RecordRow // records of this contribution (for review: with PII and near-dup flags)
 	RecordPager  Pager
 }
