@@ -86,10 +86,10 @@ func seedStarterAndData(t *testing.T, dbURL, dataDir, owner string) (base *store
 	for i, text := range harbourLines(300) {
 		canonical := fmt.Sprintf(`{"text":%q}`, text)
 		sum := sha256.Sum256([]byte(canonical))
-		rows = append(rows, []any{d.ID, c.ID, u.ID, "0x" + hex.EncodeToString(sum[:]), canonical, []byte(canonical), len(text), i + 1, "accepted"})
+		rows = append(rows, []any{d.ID, c.ID, u.ID, "0x" + hex.EncodeToString(sum[:]), canonical, len(text), i + 1, "accepted"})
 	}
 	if _, err := pool.CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "fields", "chars", "line", "status"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status"},
 		pgx.CopyFromRows(rows)); err != nil {
 		t.Fatal(err)
 	}

@@ -170,7 +170,7 @@ func toStoreRecord(r ingest.Record) (store.IngestRecord, error) {
 		pii = b
 	}
 	return store.IngestRecord{Line: r.Line, Hash: r.Hash, Canonical: string(r.Canonical), Fields: r.Fields, Chars: r.Chars,
-		PII: pii, Bands: r.BandKeys[:]}, nil
+		PII: pii, Bands: r.BandKeys[:], Sketch: r.Signature.Sketch(), HasSketch: true}, nil
 }
 
 // similarity compares two stored records by their MinHash signatures,

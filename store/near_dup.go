@@ -6,6 +6,8 @@ import (
 	"slices"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/modelfactory/modelfactory/ingest/minhash"
 )
 
 // maxKeySharers is how many earlier records of a contribution sharing one
@@ -14,26 +16,85 @@ import (
 // with the first maxKeySharers rows of its cluster.
 const maxKeySharers = 16
 
-// bandSeen finds a contribution's within-file near-duplicate candidates as
-// its records stream by: the first record to have each LSH band key, the
-// few others that share one, and the pairs (by record hash) of each record
-// with the earlier records sharing any of its keys.
+// bandSeen finds a contribution's within-file near-duplicates as its
+// records stream by: it remembers the first record to have each LSH band
+// key and the few others that share one, and compares each record with the
+// earlier records sharing any of its keys — by their sketches, in memory,
+// keeping the best match at or above NearDupThreshold, or, for records
+// without a sketch, as a pair (by hash) for flagNearDuplicates to compare.
+// It holds about 8 bytes a band key and 120 a sketch: some 50 MB for the
+// 150,000 records of a 100 MB instruction file. (Comparing the candidate
+// pairs afterwards, with signatures recomputed from the stored text, took
+// 2.2 s of that file's ingest: with a small vocabulary, unrelated records
+// share a band key often enough that the pairs grow with the square of
+// the file.)
 type bandSeen struct {
-	first   bandTable         // band key → number of the first record with it
-	sharers map[int64][]int32 // band key → further records with it (rare)
-	hashes  []string          // record number → hash
-	pairs   [][2]string       // (new hash, earlier hash), each pair once
+	first    bandTable          // band key → number of the first record with it
+	sharers  map[int64][]int32  // band key → further records with it (rare)
+	hashes   []string           // record number → hash
+	sketches [][]minhash.Sketch // record number → sketch, in chunks of sketchChunk
+	sketched []bool             // record number → whether it has a sketch
+	pairs    [][2]string        // (new hash, earlier hash) to compare later
+	matches  []nearMatch        // best in-memory match of a record, if close enough
+	done     chan struct{}      // closed when run has seen every batch
+}
+
+// sketchChunk is how many sketches one chunk holds: chunks, not one
+// growing slice, so that growth never copies (and briefly doubles) them.
+const sketchChunk = 4096
+
+// nearMatch is a record's best match among the earlier records of its
+// file, by hash.
+type nearMatch struct {
+	hash, other string
+	score       float64
 }
 
 func newBandSeen() *bandSeen {
-	return &bandSeen{sharers: map[int64][]int32{}}
+	return &bandSeen{sharers: map[int64][]int32{}, done: make(chan struct{})}
 }
 
-// add notes a record's band keys and pairs it with the earlier records that
-// share one of them.
-func (b *bandSeen) add(hash string, keys []int64) {
+// run adds, on a goroutine of its own, the records of each batch sent on
+// the returned channel, so the comparisons overlap the next batch's COPY;
+// done is closed once the channel is closed and drained.
+func (b *bandSeen) run() chan<- []IngestRecord {
+	ch := make(chan []IngestRecord, 4)
+	go func() {
+		defer close(b.done)
+		for batch := range ch {
+			for i := range batch {
+				r := &batch[i]
+				if r.HasSketch {
+					b.add(r.Hash, r.Bands, &r.Sketch)
+				} else {
+					b.add(r.Hash, r.Bands, nil)
+				}
+			}
+		}
+	}()
+	return ch
+}
+
+// sketch returns record n's sketch.
+func (b *bandSeen) sketch(n int32) *minhash.Sketch {
+	return &b.sketches[n/sketchChunk][n%sketchChunk]
+}
+
+// add notes a record's band keys and compares it with the earlier records
+// that share one of them.
+func (b *bandSeen) add(hash string, keys []int64, sketch *minhash.Sketch) {
 	n := int32(len(b.hashes))
 	b.hashes = append(b.hashes, hash)
+	if n%sketchChunk == 0 {
+		b.sketches = append(b.sketches, make([]minhash.Sketch, 0, sketchChunk))
+	}
+	last := &b.sketches[len(b.sketches)-1]
+	if sketch != nil {
+		*last = append(*last, *sketch)
+	} else {
+		*last = append(*last, minhash.Sketch{})
+	}
+	b.sketched = append(b.sketched, sketch != nil)
 	var earlier []int32
 	for _, k := range keys {
 		if _, ok := b.first.putIfAbsent(k, n); !ok {
@@ -45,8 +106,18 @@ func (b *bandSeen) add(hash string, keys []int64) {
 		}
 	}
 	slices.Sort(earlier)
+	best := nearMatch{score: -1}
 	for _, e := range slices.Compact(earlier) {
-		b.pairs = append(b.pairs, [2]string{hash, b.hashes[e]})
+		if sketch == nil || !b.sketched[e] {
+			b.pairs = append(b.pairs, [2]string{hash, b.hashes[e]})
+			continue
+		}
+		if score := minhash.EstimateSketchJaccard(sketch, b.sketch(e)); score >= NearDupThreshold && score > best.score {
+			best = nearMatch{hash: hash, other: b.hashes[e], score: score}
+		}
+	}
+	if best.score >= 0 {
+		b.matches = append(b.matches, best)
 	}
 }
 
@@ -149,8 +220,9 @@ func (t *bandTable) grow() {
 // when the estimated Jaccard similarity reaches NearDupThreshold.
 //
 // Candidates come from three places: the earlier records of the same file
-// (found by seen as the records were written: grouping 20 keys a record in
-// PostgreSQL cost 0.3–0.5 s per 15,000 records); the accepted records of
+// (found and, with sketches, compared by seen as the records were written:
+// grouping 20 keys a record in PostgreSQL cost 0.3–0.5 s per 15,000
+// records); the accepted records of
 // contributions committed but not yet indexed (their band keys read back
 // and looked up in seen); and the accepted records in record_index,
 // through its GIN index (one scan per new record). The second runs before
@@ -180,6 +252,28 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 			return fmt.Errorf("near-duplicate candidates: %w", err)
 		}
 		return nil
+	}
+	if len(seen.matches) > 0 {
+		newHashes, oldHashes, scores := make([]string, len(seen.matches)), make([]string, len(seen.matches)), make([]float64, len(seen.matches))
+		for i, m := range seen.matches {
+			newHashes[i], oldHashes[i], scores[i] = m.hash, m.other, m.score
+		}
+		rows, err := tx.Query(ctx, `
+			SELECT n.id, o.id, p.score FROM unnest($2::text[], $3::text[], $4::float8[]) AS p(n, o, score)
+			JOIN records n ON n.datanet_id = $1 AND n.hash = p.n JOIN records o ON o.datanet_id = $1 AND o.hash = p.o`,
+			datanetID, newHashes, oldHashes, scores)
+		if err != nil {
+			return 0, fmt.Errorf("near-duplicates in the file: %w", err)
+		}
+		var score float64
+		if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &score}, func() error {
+			if score > best[newID].score {
+				best[newID] = match{oldID, score}
+			}
+			return nil
+		}); err != nil {
+			return 0, fmt.Errorf("near-duplicates in the file: %w", err)
+		}
 	}
 	if len(seen.pairs) > 0 {
 		newHashes, oldHashes := make([]string, len(seen.pairs)), make([]string, len(seen.pairs))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/modelfactory/modelfactory/ingest/minhash"
 )
 
 // IngestRecord is one validated, normalised record ready to store.
@@ -20,6 +22,11 @@ type IngestRecord struct {
 	Chars     int
 	PII       json.RawMessage // flags for reviewers; nil for none
 	Bands     []int64         // LSH band keys of the record's MinHash signature
+	// Sketch compares the record with the earlier ones of its file in
+	// memory, when HasSketch; records without one are compared by the
+	// Similarity of CommitIngest.
+	Sketch    minhash.Sketch
+	HasSketch bool
 }
 
 // RecordSource streams records into CommitIngest. Err reports why Next
@@ -99,9 +106,12 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if policy == PolicyReview {
 			recStatus = "pending"
 		}
+		seen := newBandSeen()
 		w := &ingestWriter{tx: tx, datanetID: datanetID, contributionID: id, contributorID: contributorID, status: recStatus,
-			bands: newBandSeen()}
+			seen: seen.run()}
 		n, err := s.writeIngestBatches(ctx, src, w)
+		close(w.seen)
+		<-seen.done
 		if err != nil {
 			return err
 		}
@@ -114,7 +124,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		problems = append(problems, w.dupProblems[:min(len(w.dupProblems), max(0, MaxProblems-len(problems)))]...)
 
 		if res.Accepted > 0 {
-			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, w.bands, sim); err != nil {
+			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, seen, sim); err != nil {
 				return err
 			}
 		}
@@ -173,28 +183,101 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 const ingestBatchSize = 1000
 
 // writeIngestBatches streams src into the Datanet in batches and returns
-// how many records src gave.
+// how many records src gave. Each batch's hashes are looked up among the
+// Datanet's committed records on a second connection while the previous
+// batch is copied on tx (on tx itself, they were a tenth of a 100 MB
+// ingest); the records tx has written itself need no lookup, the parser
+// having dropped the file's own duplicates. Without a second connection
+// (pool exhausted), tx looks them up.
 func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ingestWriter) (int64, error) {
-	var n int64
-	batch := make([]IngestRecord, 0, ingestBatchSize)
-	for {
-		batch = batch[:0]
-		for len(batch) < ingestBatchSize && src.Next() {
-			batch = append(batch, src.Record())
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan []IngestRecord, 1)
+	results := make(chan knownHashes, 2)
+	go s.lookupKnownHashes(lctx, w.datanetID, jobs, results)
+	defer func() {
+		close(jobs)
+		cancel()
+		for range results { // let the lookup goroutine finish
 		}
-		if len(batch) < ingestBatchSize {
-			if err := src.Err(); err != nil {
-				return n, err
+	}()
+	var n int64
+	var queue [][]IngestRecord
+	more := true
+	for more || len(queue) > 0 {
+		if more {
+			batch := make([]IngestRecord, 0, ingestBatchSize)
+			for len(batch) < ingestBatchSize && src.Next() {
+				batch = append(batch, src.Record())
+			}
+			if len(batch) < ingestBatchSize {
+				more = false
+				if err := src.Err(); err != nil {
+					return n, err
+				}
+			}
+			if len(batch) > 0 {
+				n += int64(len(batch))
+				jobs <- batch
+				queue = append(queue, batch)
 			}
 		}
-		if len(batch) == 0 {
-			return n, nil
-		}
-		n += int64(len(batch))
-		if err := w.write(ctx, batch); err != nil {
-			return n, err
+		if len(queue) == 2 || !more && len(queue) > 0 {
+			known := <-results
+			if known.err != nil {
+				return n, fmt.Errorf("known hashes: %w", known.err)
+			}
+			if err := w.write(ctx, queue[0], known); err != nil {
+				return n, err
+			}
+			queue = queue[1:]
 		}
 	}
+	return n, nil
+}
+
+// knownHashes are the hashes of a batch that the Datanet already holds;
+// onTx asks the writer to look them up itself.
+type knownHashes struct {
+	hashes []string
+	onTx   bool
+	err    error
+}
+
+// lookupKnownHashes answers each batch on jobs, in order, with its hashes
+// already committed to the Datanet, read on a connection of its own.
+func (s *Store) lookupKnownHashes(ctx context.Context, datanetID int64, jobs <-chan []IngestRecord, results chan<- knownHashes) {
+	defer close(results)
+	actx, cancel := context.WithTimeout(ctx, time.Second)
+	conn, err := s.pool.Acquire(actx)
+	cancel()
+	if err == nil {
+		defer conn.Release()
+	}
+	for batch := range jobs {
+		if err != nil {
+			results <- knownHashes{onTx: true}
+			continue
+		}
+		known, lerr := selectKnownHashes(ctx, conn, datanetID, batch)
+		results <- knownHashes{hashes: known, err: lerr}
+	}
+}
+
+// selectKnownHashes returns the hashes of batch that the Datanet holds, as
+// q sees them.
+func selectKnownHashes(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, datanetID int64, batch []IngestRecord) ([]string, error) {
+	hashes := make([]string, len(batch))
+	for i, r := range batch {
+		hashes[i] = r.Hash
+	}
+	rows, err := q.Query(ctx, `SELECT hash FROM records WHERE datanet_id = $1 AND hash = ANY($2::text[])`, datanetID, hashes)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
 }
 
 // ingestWriter writes a contribution's records batch by batch inside the
@@ -205,24 +288,19 @@ type ingestWriter struct {
 	status                                   string
 	accepted, duplicates                     int64
 	dupProblems                              []Problem // the first MaxProblems duplicates of older records
-	bands                                    *bandSeen // the contribution's band keys so far
+	seen                                     chan<- []IngestRecord // each batch's written records, for bandSeen
 }
 
 // write stores one batch: records whose hash the Datanet already holds are
 // dropped (and reported by line), the rest are copied in file order with
 // their LSH band keys.
-func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord) error {
-	hashes := make([]string, len(batch))
-	for i, r := range batch {
-		hashes[i] = r.Hash
-	}
-	rows, err := w.tx.Query(ctx, `SELECT hash FROM records WHERE datanet_id = $1 AND hash = ANY($2::text[])`, w.datanetID, hashes)
-	if err != nil {
-		return fmt.Errorf("known hashes: %w", err)
-	}
-	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return fmt.Errorf("known hashes: %w", err)
+func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, k knownHashes) error {
+	known := k.hashes
+	if k.onTx {
+		var err error
+		if known, err = selectKnownHashes(ctx, w.tx, w.datanetID, batch); err != nil {
+			return fmt.Errorf("known hashes: %w", err)
+		}
 	}
 	keep := make([]int, 0, len(batch))
 	if len(known) == 0 {
@@ -249,15 +327,15 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord) error {
 	if len(keep) == 0 {
 		return nil
 	}
-	k := 0
-	_, err = w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
+	next := 0
+	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
 		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status", "pii", "bands"},
 		pgx.CopyFromFunc(func() ([]any, error) {
-			if k == len(keep) {
+			if next == len(keep) {
 				return nil, nil
 			}
-			r := &batch[keep[k]]
-			k++
+			r := &batch[keep[next]]
+			next++
 			pii := r.PII
 			if pii == nil {
 				pii = json.RawMessage("[]")
@@ -269,9 +347,14 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord) error {
 		return fmt.Errorf("copy records: %w", err)
 	}
 	w.accepted += int64(len(keep))
-	for _, i := range keep {
-		w.bands.add(batch[i].Hash, batch[i].Bands)
+	written := batch
+	if len(keep) < len(batch) {
+		written = make([]IngestRecord, len(keep))
+		for j, i := range keep {
+			written[j] = batch[i]
+		}
 	}
+	w.seen <- written
 	return nil
 }
 

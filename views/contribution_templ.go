@@ -340,7 +340,7 @@ func ContributionLive(c Contribution) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		if ContributionFinal(c.Status) {
+		if ContributionFinal(c.Status) && !c.Indexing {
 			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 18, "<section id=\"contribution-live\" class=\"card live\" data-status=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err

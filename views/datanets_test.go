@@ -411,9 +411,18 @@ func TestContributionLive(t *testing.T) {
 
 	p := sampleContribution("processing")
 	html := render(t, ContributionLive(p))
-	mustContain(t, "processing", html, `sse-connect="/contributions/812/events?state=processing.5210.5100000.5100.88.0.2.2"`,
+	mustContain(t, "processing", html, `sse-connect="/contributions/812/events?state=processing.5210.5100000.5100.88.0.2.2.false"`,
 		"5,210</strong> rows parsed", "5.1 MB of 12.4 MB", "41%", `<progress max="12400000" value="5100000"`,
 		`missing field &#34;response&#34;`, ">17<", ">912<")
+
+	// Accepted but not yet indexed for search: still live, and says so.
+	ix := sampleContribution("accepted")
+	ix.Indexing = true
+	ih := render(t, ContributionLive(ix))
+	mustContain(t, "indexing", ih, `sse-connect="/contributions/812/events?state=accepted.`, `.true"`, `id="indexing-note"`, "Adding the accepted records to search")
+	if ah := render(t, ContributionLive(sampleContribution("accepted"))); strings.Contains(ah, "indexing-note") {
+		t.Error("indexing note on an indexed contribution")
+	}
 
 	f := sampleContribution("failed")
 	fh := render(t, ContributionLive(f))

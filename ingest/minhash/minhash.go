@@ -225,6 +225,37 @@ func EstimateJaccard(a, b Signature) float64 {
 	return float64(eq) / K
 }
 
+// Sketch is a signature cut to the low 8 bits of each value (b-bit
+// MinHash, Li and König 2010): 120 bytes that still estimate the Jaccard
+// similarity, small enough to keep for every record of a large file while
+// comparing them in memory. Two different values agree by chance once in
+// 256, which the estimate takes out; what remains is about one equal value
+// in 120 more or less than the full signature counts.
+type Sketch [K]uint8
+
+// Sketch returns the signature's sketch.
+func (s Signature) Sketch() Sketch {
+	var k Sketch
+	for i, v := range s {
+		k[i] = uint8(v)
+	}
+	return k
+}
+
+// EstimateSketchJaccard estimates the Jaccard similarity of the texts
+// behind two sketches: the fraction of equal values, less the chance
+// agreements of 8-bit values.
+func EstimateSketchJaccard(a, b *Sketch) float64 {
+	eq := 0
+	for i := range a {
+		if a[i] == b[i] {
+			eq++
+		}
+	}
+	const chance = 1.0 / 256
+	return max(0, (float64(eq)/K-chance)/(1-chance))
+}
+
 // Jaccard is the exact Jaccard similarity of the shingle sets of two texts
 // (1 for two texts without shingles).
 func Jaccard(a, b string) float64 {

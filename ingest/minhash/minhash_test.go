@@ -168,3 +168,30 @@ func BenchmarkSign1KB(b *testing.B) {
 		Sign(text)
 	}
 }
+
+// TestSketchTracksSignature: over texts at many similarities, the 8-bit
+// sketch's estimate stays within a few hundredths of the full signature's
+// (both estimate the same Jaccard from the same 120 minima; the sketch only
+// adds chance agreements, one in 256), and unrelated texts stay near 0.
+func TestSketchTracksSignature(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	worst := 0.0
+	for i := range 300 {
+		base := words(rng, 80)
+		other := mutate(rng, base, i%40)
+		a, b := Sign(strings.Join(base, " ")), Sign(strings.Join(other, " "))
+		ka, kb := a.Sketch(), b.Sketch()
+		worst = max(worst, math.Abs(EstimateSketchJaccard(&ka, &kb)-EstimateJaccard(a, b)))
+	}
+	if worst > 0.03 {
+		t.Fatalf("sketch estimate differs from the signature's by up to %.3f", worst)
+	}
+	x, y := Sign(strings.Join(words(rng, 80), " ")), Sign(strings.Join(words(rng, 80), " "))
+	kx, ky := x.Sketch(), y.Sketch()
+	if j := EstimateSketchJaccard(&kx, &ky); j > 0.05 {
+		t.Fatalf("unrelated texts estimate %.3f", j)
+	}
+	if j := EstimateSketchJaccard(&kx, &kx); j != 1 {
+		t.Fatalf("a sketch against itself estimates %.3f", j)
+	}
+}
