@@ -287,7 +287,7 @@ type ingestWriter struct {
 	datanetID, contributionID, contributorID int64
 	status                                   string
 	accepted, duplicates                     int64
-	dupProblems                              []Problem // the first MaxProblems duplicates of older records
+	dupProblems                              []Problem             // the first MaxProblems duplicates of older records
 	seen                                     chan<- []IngestRecord // each batch's written records, for bandSeen
 }
 
