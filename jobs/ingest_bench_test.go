@@ -45,7 +45,7 @@ daily weekly twice morning evening before after during between within without ag
 // writeInstructionJSONL writes about size bytes of instruction records:
 // Zipf-distributed words, an optional input, 1% exact duplicates and 1%
 // near-duplicates (one word changed) of earlier rows.
-func writeInstructionJSONL(tb testing.TB, path string, size int64) (rows int) {
+func writeInstructionJSONL(tb testing.TB, path string, size int64, seed uint64) (rows int) {
 	tb.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -53,7 +53,7 @@ func writeInstructionJSONL(tb testing.TB, path string, size int64) (rows int) {
 	}
 	defer f.Close()
 	w := bufio.NewWriterSize(f, 1<<20)
-	r := rand.New(rand.NewPCG(42, 42))
+	r := rand.New(rand.NewPCG(seed, 42))
 	z := rand.NewZipf(r, 1.05, 3, uint64(len(ingestWords)-1))
 	words := func(n int) string {
 		var b strings.Builder
@@ -142,6 +142,10 @@ func vmHWM(tb testing.TB) int64 {
 //
 //	MF_BENCH_INGEST_MB=10  go test ./jobs -run '^$' -bench IngestInstructionJSONL -benchtime=1x
 //	MF_BENCH_INGEST_MB=100 go test ./jobs -run '^$' -bench IngestInstructionJSONL -benchtime=1x
+//
+// With MF_BENCH_INGEST_EXISTING=1 the Datanet first receives another file
+// of the same size (other rows, untimed, indexed), so the timed ingest
+// checks its records against that many existing ones.
 func BenchmarkIngestInstructionJSONL(b *testing.B) {
 	mb := 100
 	if v, err := strconv.Atoi(os.Getenv("MF_BENCH_INGEST_MB")); err == nil && v > 0 {
@@ -149,7 +153,12 @@ func BenchmarkIngestInstructionJSONL(b *testing.B) {
 	}
 	ctx := context.Background()
 	path := filepath.Join(b.TempDir(), "instructions.jsonl")
-	rows := writeInstructionJSONL(b, path, int64(mb)<<20)
+	rows := writeInstructionJSONL(b, path, int64(mb)<<20, 42)
+	existing, maxRows := "", rows
+	if os.Getenv("MF_BENCH_INGEST_EXISTING") != "" {
+		existing = filepath.Join(b.TempDir(), "earlier.jsonl")
+		maxRows = max(rows, writeInstructionJSONL(b, existing, int64(mb)<<20, 7))
+	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		b.Fatal(err)
@@ -162,8 +171,8 @@ func BenchmarkIngestInstructionJSONL(b *testing.B) {
 		b.Fatal(err)
 	}
 	limits := ingest.DefaultLimits()
-	limits.MaxFileBytes = fi.Size() + 1
-	limits.MaxRows = rows + 1
+	limits.MaxFileBytes = 2*fi.Size() + 1
+	limits.MaxRows = maxRows + 1
 	client, err := jobs.NewClient(pool, jobs.Deps{Store: st, Logger: slog.New(slog.DiscardHandler), Blobs: blobs, IngestLimits: limits},
 		jobs.Config{Queues: []string{jobs.QueueIngest}, Workers: 1})
 	if err != nil {
@@ -192,45 +201,11 @@ func BenchmarkIngestInstructionJSONL(b *testing.B) {
 			b.Fatal(err)
 		}
 
-		start := time.Now()
-		f, err := os.Open(path)
-		if err != nil {
-			b.Fatal(err)
+		if existing != "" {
+			ingestBenchFile(b, st, blobs, client, events, owner, d.Slug, existing)
 		}
-		key, sum, size, err := blob.PutContent(ctx, blobs, "uploads/", f)
-		f.Close()
-		if err != nil {
-			b.Fatal(err)
-		}
-		stored := time.Since(start)
-		c, err := st.CreateContribution(ctx, owner, d.Slug, store.ContributionInput{Source: "file", Filename: "instructions.jsonl",
-			BlobKey: key, SHA256: sum, SizeBytes: size}, func(ctx context.Context, tx pgx.Tx, id int64) error {
-			return jobs.InsertIngest(ctx, client, tx, id)
-		})
-		if err != nil {
-			b.Fatal(err)
-		}
-		select {
-		case ev := <-events:
-			if ev.Job.State != rivertype.JobStateCompleted || ev.Job.Kind != (jobs.IngestArgs{}).Kind() {
-				b.Fatalf("job %s ended %s: %v", ev.Job.Kind, ev.Job.State, ev.Job.Errors)
-			}
-		case <-time.After(20 * time.Minute):
-			b.Fatal("ingest did not finish")
-		}
-		elapsed := time.Since(start)
-		// Then the indexing job makes the records searchable; its time is
-		// reported apart (the contribution is committed and accepted
-		// before it starts).
-		select {
-		case ev := <-events:
-			if ev.Job.State != rivertype.JobStateCompleted || ev.Job.Kind != (jobs.IndexArgs{}).Kind() {
-				b.Fatalf("job %s ended %s: %v", ev.Job.Kind, ev.Job.State, ev.Job.Errors)
-			}
-		case <-time.After(20 * time.Minute):
-			b.Fatal("indexing did not finish")
-		}
-		indexed := time.Since(start) - elapsed
+		c, stored, elapsed, indexed := ingestBenchFile(b, st, blobs, client, events, owner, d.Slug, path)
+		size := c.SizeBytes
 		got, err := st.ContributionByID(ctx, c.ID)
 		if err != nil {
 			b.Fatal(err)
@@ -246,7 +221,56 @@ func BenchmarkIngestInstructionJSONL(b *testing.B) {
 		b.ReportMetric(float64(got.NearDups), "near-dups")
 		b.ReportMetric(stored.Seconds(), "s-store-upload")
 		b.ReportMetric(elapsed.Seconds(), "s-total")
+		if existing != "" {
+			if dn, err := st.DatanetBySlug(ctx, d.Slug); err == nil {
+				b.ReportMetric(float64(dn.Records), "datanet-records")
+			}
+		}
 		b.ReportMetric(indexed.Seconds(), "s-index-after")
 	}
 	b.ReportMetric(float64(vmHWM(b))/(1<<20), "peak-RSS-MB")
+}
+
+// ingestBenchFile uploads path as a contribution to the Datanet and waits
+// for its ingest and then its indexing job: it returns the contribution,
+// the time to store the upload, the time to the ingest's commit (upload
+// included) and the indexing time after that.
+func ingestBenchFile(b *testing.B, st *store.Store, blobs blob.Store, client *river.Client[pgx.Tx], events <-chan *river.Event, owner store.Actor, slug, path string) (c *store.Contribution, stored, elapsed, indexed time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	start := time.Now()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	key, sum, size, err := blob.PutContent(ctx, blobs, "uploads/", f)
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	stored = time.Since(start)
+	c, err = st.CreateContribution(ctx, owner, slug, store.ContributionInput{Source: "file", Filename: filepath.Base(path),
+		BlobKey: key, SHA256: sum, SizeBytes: size}, func(ctx context.Context, tx pgx.Tx, id int64) error {
+		return jobs.InsertIngest(ctx, client, tx, id)
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i, kind := range []string{(jobs.IngestArgs{}).Kind(), (jobs.IndexArgs{}).Kind()} {
+		select {
+		case ev := <-events:
+			if ev.Job.State != rivertype.JobStateCompleted || ev.Job.Kind != kind {
+				b.Fatalf("job %s ended %s: %v", ev.Job.Kind, ev.Job.State, ev.Job.Errors)
+			}
+		case <-time.After(20 * time.Minute):
+			b.Fatalf("%s did not finish", kind)
+		}
+		if i == 0 {
+			// Then the indexing job makes the records searchable; its time
+			// is reported apart (the contribution is committed and
+			// accepted before it starts).
+			elapsed = time.Since(start)
+		}
+	}
+	return c, stored, elapsed, time.Since(start) - elapsed
 }

@@ -2,13 +2,21 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 )
 
 // indexChunk is how many records IndexContribution indexes per transaction.
 const indexChunk = 5000
+
+// indexWorkers is how many connections IndexContribution indexes on at
+// once: the English stemmer and the GIN inserts are CPU work, and ingest
+// runs on two cores.
+const indexWorkers = 2
 
 // IndexContribution adds a committed contribution's records to
 // record_index — their search vectors, to_tsvector('english', fields), and
@@ -23,27 +31,45 @@ const indexChunk = 5000
 // committed. A contribution with no records left (rejected in review, say)
 // just leaves the pending list.
 func (s *Store) IndexContribution(ctx context.Context, contributionID int64) error {
-	var after int64
-	for {
-		var last, n int64
-		err := s.pool.QueryRow(ctx, `
-			SELECT coalesce(max(id), 0), count(*) FROM (
-				SELECT id FROM records WHERE contribution_id = $1 AND id > $2 ORDER BY id LIMIT $3) c`,
-			contributionID, after, indexChunk).Scan(&last, &n)
-		if err != nil {
-			return fmt.Errorf("index contribution %d: %w", contributionID, err)
-		}
-		if n == 0 {
-			break
-		}
-		if _, err := s.pool.Exec(ctx, `
-			INSERT INTO record_index (record_id, datanet_id, search, bands)
-			SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), bands FROM records
-			WHERE contribution_id = $1 AND id > $2 AND id <= $3
-			ON CONFLICT (record_id) DO NOTHING`, contributionID, after, last); err != nil {
-			return fmt.Errorf("index contribution %d: %w", contributionID, err)
-		}
-		after = last
+	// The chunks' upper bounds: every indexChunk-th id, and the last.
+	rows, err := s.pool.Query(ctx, `
+		SELECT id FROM (
+			SELECT id, row_number() OVER (ORDER BY id) AS n, count(*) OVER () AS total FROM records WHERE contribution_id = $1) r
+		WHERE n % $2 = 0 OR n = total ORDER BY id`, contributionID, indexChunk)
+	if err != nil {
+		return fmt.Errorf("index contribution %d: %w", contributionID, err)
+	}
+	bounds, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+	if err != nil {
+		return fmt.Errorf("index contribution %d: %w", contributionID, err)
+	}
+	// Chunk i covers ids (bounds[i-1], bounds[i]]; the workers take the
+	// next chunk until none is left or one fails.
+	var next atomic.Int64
+	errs := make([]error, indexWorkers)
+	var wg sync.WaitGroup
+	for w := range indexWorkers {
+		wg.Go(func() {
+			for i := int(next.Add(1) - 1); i < len(bounds) && ctx.Err() == nil; i = int(next.Add(1) - 1) {
+				var from int64
+				if i > 0 {
+					from = bounds[i-1]
+				}
+				if _, err := s.pool.Exec(ctx, `
+					INSERT INTO record_index (record_id, datanet_id, search, bands)
+					SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), bands FROM records
+					WHERE contribution_id = $1 AND id > $2 AND id <= $3
+					ON CONFLICT (record_id) DO NOTHING`, contributionID, from, bounds[i]); err != nil {
+					errs[w] = err
+					next.Store(int64(len(bounds))) // the others stop after their chunk
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("index contribution %d: %w", contributionID, err)
 	}
 	if _, err := s.pool.Exec(ctx, `DELETE FROM record_index_pending WHERE contribution_id = $1`, contributionID); err != nil {
 		return fmt.Errorf("index contribution %d: %w", contributionID, err)
