@@ -827,7 +827,7 @@ func (h *Handlers) FixRecord(w http.ResponseWriter, r *http.Request) {
 	}
 	fixed, err := h.Store.FixRecord(r.Context(), actor(r), c.ID, chi.URLParam(r, "hash"), store.IngestRecord{
 		Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
-		Bands: rec.BandKeys[:]})
+		Bands: rec.BandKeys[:], Sketch: rec.Signature.Sketch(), HasSketch: true})
 	if err != nil {
 		h.failOrFlash(w, r, err, back)
 		return

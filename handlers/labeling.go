@@ -60,7 +60,7 @@ func (h *Handlers) recordBuilder(r *http.Request, p *store.LabelProject) (store.
 			pii, _ = json.Marshal(rec.PII)
 		}
 		return store.IngestRecord{Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
-			Bands: rec.BandKeys[:]}, nil
+			Bands: rec.BandKeys[:], Sketch: rec.Signature.Sketch(), HasSketch: true}, nil
 	}, nil
 }
 

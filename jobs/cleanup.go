@@ -40,6 +40,9 @@ func (w *CleanupWorker) Work(ctx context.Context, job *river.Job[CleanupArgs]) e
 	if n > 0 {
 		w.log.Info("deleted expired nonces and sessions", "rows", n)
 	}
+	if _, err := w.store.ForgetIndexed(ctx); err != nil {
+		return err
+	}
 	requeued, err := requeueIndexing(ctx, w.store)
 	if err != nil {
 		return err

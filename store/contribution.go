@@ -115,7 +115,7 @@ func (s *Store) ContributionByID(ctx context.Context, id int64) (*Contribution, 
 		SELECT c.id, c.datanet_id, d.slug, d.name, d.schema_kind, d.labels, d.contribution_policy, c.contributor_id, u.address,
 		       c.source, c.filename, c.blob_key, c.sha256, c.size_bytes, c.status, c.progress_rows, c.accepted_count,
 		       c.duplicate_count, c.near_duplicate_count, c.rejected_count, c.problems, c.review_reason,
-		       EXISTS (SELECT 1 FROM record_index_pending p WHERE p.contribution_id = c.id), c.created_at, c.updated_at
+		       EXISTS (SELECT 1 FROM record_index_pending p WHERE p.contribution_id = c.id AND p.indexed_at IS NULL), c.created_at, c.updated_at
 		FROM contributions c JOIN datanets d ON d.id = c.datanet_id JOIN users u ON u.id = c.contributor_id
 		WHERE c.id = $1`, id).Scan(&c.ID, &c.DatanetID, &c.DatanetSlug, &c.DatanetName, &c.Schema, &c.Labels, &c.Policy,
 		&c.ContributorID, &c.Contributor, &c.Source, &c.Filename, &c.BlobKey, &c.SHA256, &c.SizeBytes, &c.Status,

@@ -38,7 +38,7 @@ func TestIngestSearchVectorsAndBands(t *testing.T) {
 		SELECT count(*), count(x.record_id),
 		       count(*) FILTER (WHERE x.search IS DISTINCT FROM to_tsvector('english', r.canonical::jsonb)),
 		       count(*) FILTER (WHERE x.bands = r.bands AND cardinality(x.bands) = 2),
-		       (SELECT count(*) FROM record_index_pending p WHERE p.datanet_id = $1)
+		       (SELECT count(*) FROM record_index_pending p WHERE p.datanet_id = $1 AND p.indexed_at IS NULL)
 		FROM records r LEFT JOIN record_index x ON x.record_id = r.id WHERE r.datanet_id = $1`, d.ID).
 		Scan(&total, &indexed, &wrong, &banded, &pending); err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func TestIndexAfterCommit(t *testing.T) {
 	counts := func() (entries, pending int) {
 		t.Helper()
 		if err := f.s.Pool().QueryRow(ctx, `SELECT (SELECT count(*) FROM record_index WHERE datanet_id = $1),
-			(SELECT count(*) FROM record_index_pending WHERE datanet_id = $1)`, d.ID).Scan(&entries, &pending); err != nil {
+			(SELECT count(*) FROM record_index_pending WHERE datanet_id = $1 AND indexed_at IS NULL)`, d.ID).Scan(&entries, &pending); err != nil {
 			t.Fatal(err)
 		}
 		return entries, pending
@@ -149,5 +149,81 @@ func TestIndexAfterCommit(t *testing.T) {
 	scheduled = nil
 	if _, res = commit(record(1, "liver enzymes explained", 32)); res.Accepted != 0 || len(scheduled) != 0 {
 		t.Fatalf("all-duplicate contribution: %+v, scheduled %v", res, scheduled)
+	}
+}
+
+// TestNearDuplicatesBySketch: with real records (band keys and sketches
+// from ingest), near-duplicates are found and scored without the text
+// comparison (sim here says nothing is similar) — within a file, against a
+// contribution not indexed yet, and against indexed records — while an
+// unrelated record sharing nothing is left alone.
+func TestNearDuplicatesBySketch(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	d := f.datanet(t, store.VisibilityPublic, store.PolicyOpen)
+	never := func(a, b string) float64 { return 0 }
+	noIndex := func(context.Context, pgx.Tx, int64) error { return nil }
+	const answer = "Dialysis filters waste, salts and excess water from the blood when the kidneys can no longer do it themselves, " +
+		"usually three times a week in a clinic or every night at home. A machine pumps the blood through a filter called a dialyser " +
+		"and returns it cleaned; between sessions patients limit fluids, salt, potassium and phosphate, and many wait for a transplant."
+	rec := func(line int, q, a string) store.IngestRecord {
+		r := buildRecord(t, map[string]string{"instruction": q, "response": a})
+		r.Line = line
+		return r
+	}
+	commit := func(list ...store.IngestRecord) (*store.Contribution, store.IngestResult) {
+		t.Helper()
+		c, err := f.s.CreateContribution(ctx, f.contributor, d.Slug, store.ContributionInput{Source: "api", Filename: "x.jsonl"}, noJob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
+			t.Fatalf("start ingest: %v %v", ok, err)
+		}
+		res, err := f.s.CommitIngest(ctx, c.ID, &recs{list: list}, func() store.ParseReport { return store.ParseReport{} }, never, noIndex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, res
+	}
+	flagged := func(c *store.Contribution) map[string]string {
+		t.Helper()
+		got, err := f.s.ContributionRecords(ctx, c.ID, 50, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, r := range got {
+			if r.NearDupOf != "" {
+				if r.NearDupScore < store.NearDupThreshold {
+					t.Errorf("record %d flagged at %.2f", r.Line, r.NearDupScore)
+				}
+				out[r.Fields["instruction"]] = r.NearDupFields["instruction"]
+			}
+		}
+		return out
+	}
+
+	// Within one file.
+	c1, res := commit(rec(1, "What does dialysis do?", answer), rec(2, "What does dialysis do for you?", answer),
+		rec(3, "Why do leaves change colour?", "Chlorophyll breaks down in autumn and the yellow and red pigments show through"))
+	if res.NearDups != 1 || flagged(c1)["What does dialysis do for you?"] != "What does dialysis do?" {
+		t.Fatalf("within the file: %+v, %v", res, flagged(c1))
+	}
+	// Against c1, committed but not indexed.
+	c2, res := commit(rec(1, "What does dialysis do for patients?", answer))
+	if res.NearDups != 1 || flagged(c2)["What does dialysis do for patients?"] == "" {
+		t.Fatalf("against an unindexed contribution: %+v, %v", res, flagged(c2))
+	}
+	// Against indexed records.
+	for _, c := range []*store.Contribution{c1, c2} {
+		if err := f.s.IndexContribution(ctx, c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c3, res := commit(rec(1, "So what does dialysis do?", answer),
+		rec(2, "How do bees make honey?", "They collect nectar, add enzymes and fan it with their wings until most of the water evaporates"))
+	if res.NearDups != 1 || flagged(c3)["So what does dialysis do?"] == "" {
+		t.Fatalf("against indexed records: %+v, %v", res, flagged(c3))
 	}
 }

@@ -357,10 +357,10 @@ func replaceRecord(ctx context.Context, tx pgx.Tx, datanetID, old, contributionI
 	}
 	var id int64
 	err := tx.QueryRow(ctx, `
-		INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, chars, line, status, pii, bands, replaces)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10)
+		INSERT INTO records (datanet_id, contribution_id, contributor_id, hash, canonical, chars, line, status, pii, bands, sketch, replaces)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, 'accepted', $8, $9, $10, $11)
 		ON CONFLICT (datanet_id, hash) DO NOTHING RETURNING id`,
-		datanetID, contributionID, contributorID, rec.Hash, rec.Canonical, rec.Chars, line, pii, rec.Bands, old).Scan(&id)
+		datanetID, contributionID, contributorID, rec.Hash, rec.Canonical, rec.Chars, line, pii, rec.Bands, rec.sketchBytes(), old).Scan(&id)
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
 		// The corrected content is already a record of this Datanet.

@@ -95,7 +95,7 @@ func builderFor(schema ingest.Schema) store.RecordBuilder {
 			pii, _ = json.Marshal(rec.PII)
 		}
 		return store.IngestRecord{Hash: rec.Hash, Canonical: string(rec.Canonical), Fields: rec.Fields, Chars: rec.Chars, PII: pii,
-			Bands: rec.BandKeys[:]}, nil
+			Bands: rec.BandKeys[:], Sketch: rec.Signature.Sketch(), HasSketch: true}, nil
 	}
 }
 

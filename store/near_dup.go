@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -43,10 +44,11 @@ type bandSeen struct {
 // growing slice, so that growth never copies (and briefly doubles) them.
 const sketchChunk = 4096
 
-// nearMatch is a record's best match among the earlier records of its
-// file, by hash.
+// nearMatch is a new record's best match (by hash) among the earlier
+// records of its file (other, by hash) or the Datanet's (otherID).
 type nearMatch struct {
 	hash, other string
+	otherID     int64
 	score       float64
 }
 
@@ -214,162 +216,238 @@ func (t *bandTable) grow() {
 	}
 }
 
-// flagNearDuplicates finds, for each new record of the contribution, the
+// flagNearDuplicates flags each new record of the contribution with its
 // most similar older record sharing an LSH band key — an earlier record of
-// the same contribution, or an accepted one of the Datanet — and flags it
-// when the estimated Jaccard similarity reaches NearDupThreshold.
+// the same file, or an accepted one of the Datanet — when the estimated
+// Jaccard similarity reaches NearDupThreshold, and returns how many it
+// flagged.
 //
-// Candidates come from three places: the earlier records of the same file
-// (found and, with sketches, compared by seen as the records were written:
-// grouping 20 keys a record in PostgreSQL cost 0.3–0.5 s per 15,000
-// records); the accepted records of
-// contributions committed but not yet indexed (their band keys read back
-// and looked up in seen); and the accepted records in record_index,
-// through its GIN index (one scan per new record). The second runs before
-// the third, each with its own snapshot: the indexing job adds a
-// contribution's entries before it takes it off record_index_pending, so
-// no committed record is missed by both.
-func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionID int64, seen *bandSeen, sim Similarity) (int64, error) {
-	type match struct {
-		other int64
-		score float64
-	}
-	best := map[int64]match{}
-	var newID, oldID int64
-	var a, b string
-	consider := func() error {
-		if score := sim(a, b); score >= NearDupThreshold && score > best[newID].score {
-			best[newID] = match{oldID, score}
-		}
-		return nil
-	}
-	scan := func(sql string, args ...any) error {
-		rows, err := tx.Query(ctx, sql, args...)
-		if err != nil {
-			return fmt.Errorf("near-duplicate candidates: %w", err)
-		}
-		if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &a, &b}, consider); err != nil {
-			return fmt.Errorf("near-duplicate candidates: %w", err)
-		}
-		return nil
-	}
-	if len(seen.matches) > 0 {
-		newHashes, oldHashes, scores := make([]string, len(seen.matches)), make([]string, len(seen.matches)), make([]float64, len(seen.matches))
-		for i, m := range seen.matches {
-			newHashes[i], oldHashes[i], scores[i] = m.hash, m.other, m.score
-		}
-		rows, err := tx.Query(ctx, `
-			SELECT n.id, o.id, p.score FROM unnest($2::text[], $3::text[], $4::float8[]) AS p(n, o, score)
-			JOIN records n ON n.datanet_id = $1 AND n.hash = p.n JOIN records o ON o.datanet_id = $1 AND o.hash = p.o`,
-			datanetID, newHashes, oldHashes, scores)
-		if err != nil {
-			return 0, fmt.Errorf("near-duplicates in the file: %w", err)
-		}
-		var score float64
-		if _, err := pgx.ForEachRow(rows, []any{&newID, &oldID, &score}, func() error {
-			if score > best[newID].score {
-				best[newID] = match{oldID, score}
-			}
-			return nil
-		}); err != nil {
-			return 0, fmt.Errorf("near-duplicates in the file: %w", err)
-		}
-	}
-	if len(seen.pairs) > 0 {
-		newHashes, oldHashes := make([]string, len(seen.pairs)), make([]string, len(seen.pairs))
-		for i, p := range seen.pairs {
-			newHashes[i], oldHashes[i] = p[0], p[1]
-		}
-		if err := scan(`
-			SELECT n.id, o.id, n.canonical, o.canonical FROM unnest($2::text[], $3::text[]) AS p(n, o)
-			JOIN records n ON n.datanet_id = $1 AND n.hash = p.n JOIN records o ON o.datanet_id = $1 AND o.hash = p.o`,
-			datanetID, newHashes, oldHashes); err != nil {
-			return 0, err
-		}
-	}
+// The candidates were mostly compared already: the earlier records of the
+// file by seen, in memory, as the records were written (grouping 20 keys a
+// record in PostgreSQL cost 0.3–0.5 s per 15,000 records); the indexed
+// records of the Datanet by lookupBatch, batch by batch, beside the COPY
+// (indexed is their best matches). What remains is done here: the
+// accepted records of contributions that were not indexed when this ingest
+// started — their band keys read back and looked up in seen — and the
+// pairs without sketches, compared through sim on their canonical JSON.
+// A contribution indexed before start had its entries committed before
+// any batch was looked up; one indexed later is read back here.
+func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionID int64, start time.Time, seen *bandSeen, indexed []nearMatch, sim Similarity) (int64, error) {
+	matches := append(slices.Clip(indexed), seen.matches...)
+	pairs := slices.Clip(seen.pairs) // (new hash, earlier hash)
+	var oldPairs []nearMatch         // (new hash, older record id), to compare through sim
 
-	var pending, indexed bool
-	if err := tx.QueryRow(ctx, `
-		SELECT EXISTS (SELECT 1 FROM record_index_pending WHERE datanet_id = $1 AND contribution_id <> $2),
-		       EXISTS (SELECT 1 FROM record_index WHERE datanet_id = $1)`,
-		datanetID, contributionID).Scan(&pending, &indexed); err != nil {
+	// Contributions not indexed before this ingest started.
+	rows, err := tx.Query(ctx, `
+		SELECT r.id, r.bands, r.sketch FROM record_index_pending q JOIN records r ON r.contribution_id = q.contribution_id
+		WHERE q.datanet_id = $1 AND q.contribution_id <> $2 AND (q.indexed_at IS NULL OR q.indexed_at >= $3)
+		  AND r.status = 'accepted' AND r.bands IS NOT NULL`, datanetID, contributionID, start)
+	if err != nil {
 		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
 	}
-	if pending {
+	best := map[int32]nearMatch{}
+	var oldID int64
+	var keys []int64
+	var sketch []byte
+	var mine []int32
+	_, err = pgx.ForEachRow(rows, []any{&oldID, &keys, &sketch}, func() error {
+		mine = mine[:0]
+		for _, k := range keys {
+			mine = seen.recordsWith(k, mine)
+		}
+		slices.Sort(mine)
+		for _, n := range slices.Compact(mine) {
+			if !seen.sketched[n] || len(sketch) != minhash.K {
+				oldPairs = append(oldPairs, nearMatch{hash: seen.hashes[n], otherID: oldID})
+				continue
+			}
+			score := minhash.EstimateSketchJaccard(seen.sketch(n), (*minhash.Sketch)(sketch))
+			if score >= NearDupThreshold && score > best[n].score {
+				best[n] = nearMatch{hash: seen.hashes[n], otherID: oldID, score: score}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("near-duplicate candidates: %w", err)
+	}
+	for _, m := range best {
+		matches = append(matches, m)
+	}
+
+	// The pairs without sketches, through sim.
+	if len(pairs) > 0 || len(oldPairs) > 0 {
+		var newHashes, oldHashes []string
+		var oldIDs []int64
+		for _, p := range pairs {
+			newHashes, oldHashes, oldIDs = append(newHashes, p[0]), append(oldHashes, p[1]), append(oldIDs, 0)
+		}
+		for _, p := range oldPairs {
+			newHashes, oldHashes, oldIDs = append(newHashes, p.hash), append(oldHashes, ""), append(oldIDs, p.otherID)
+		}
 		rows, err := tx.Query(ctx, `
-			SELECT r.id, r.bands FROM record_index_pending q JOIN records r ON r.contribution_id = q.contribution_id
-			WHERE q.datanet_id = $1 AND q.contribution_id <> $2 AND r.status = 'accepted' AND r.bands IS NOT NULL`,
-			datanetID, contributionID)
+			SELECT p.n, o.id, n.canonical, o.canonical FROM unnest($2::text[], $3::text[], $4::bigint[]) AS p(n, oh, oid)
+			JOIN records n ON n.datanet_id = $1 AND n.hash = p.n
+			JOIN records o ON o.id = CASE WHEN p.oid <> 0 THEN p.oid
+			                              ELSE (SELECT id FROM records WHERE datanet_id = $1 AND hash = p.oh) END`,
+			datanetID, newHashes, oldHashes, oldIDs)
 		if err != nil {
 			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
 		}
-		var newHashes []string
-		var oldIDs []int64
-		var keys []int64
-		var mine []int32
-		_, err = pgx.ForEachRow(rows, []any{&oldID, &keys}, func() error {
-			mine = mine[:0]
-			for _, k := range keys {
-				mine = seen.recordsWith(k, mine)
-			}
-			slices.Sort(mine)
-			for _, n := range slices.Compact(mine) {
-				newHashes, oldIDs = append(newHashes, seen.hashes[n]), append(oldIDs, oldID)
+		var h, a, b string
+		_, err = pgx.ForEachRow(rows, []any{&h, &oldID, &a, &b}, func() error {
+			if score := sim(a, b); score >= NearDupThreshold {
+				matches = append(matches, nearMatch{hash: h, otherID: oldID, score: score})
 			}
 			return nil
 		})
 		if err != nil {
 			return 0, fmt.Errorf("near-duplicate candidates: %w", err)
 		}
-		if len(oldIDs) > 0 {
-			if err := scan(`
-				SELECT n.id, o.id, n.canonical, o.canonical FROM unnest($2::text[], $3::bigint[]) AS p(n, o)
-				JOIN records n ON n.datanet_id = $1 AND n.hash = p.n JOIN records o ON o.id = p.o`,
-				datanetID, newHashes, oldIDs); err != nil {
-				return 0, err
-			}
-		}
 	}
-	if indexed {
-		// Entries still in the GIN pending list are read by every index
-		// scan: merge them into the index first.
-		if err := cleanGINPendingList(ctx, tx, "record_index_bands"); err != nil {
-			return 0, err
-		}
-		if err := scan(`
-			SELECT n.id, o.id, n.canonical, o.canonical FROM records n
-			JOIN record_index x ON x.bands && n.bands AND x.datanet_id = $1
-			JOIN records o ON o.id = x.record_id AND o.status = 'accepted' AND o.contribution_id <> $2
-			WHERE n.contribution_id = $2`, datanetID, contributionID); err != nil {
-			return 0, err
-		}
-	}
-	if len(best) == 0 {
+	if len(matches) == 0 {
 		return 0, nil
 	}
-	ids, others, scores := make([]int64, 0, len(best)), make([]int64, 0, len(best)), make([]float32, 0, len(best))
-	for id, m := range best {
-		ids, others, scores = append(ids, id), append(others, m.other), append(scores, float32(m.score))
+
+	// Each new record's best match, by id.
+	var lookup []string
+	for _, m := range matches {
+		lookup = append(lookup, m.hash)
+		if m.otherID == 0 {
+			lookup = append(lookup, m.other)
+		}
 	}
-	_, err := tx.Exec(ctx, `
+	rows, err = tx.Query(ctx, `SELECT hash, id FROM records WHERE datanet_id = $1 AND hash = ANY($2::text[])`, datanetID, lookup)
+	if err != nil {
+		return 0, fmt.Errorf("near-duplicate records: %w", err)
+	}
+	ids := map[string]int64{}
+	var h string
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&h, &id}, func() error { ids[h] = id; return nil }); err != nil {
+		return 0, fmt.Errorf("near-duplicate records: %w", err)
+	}
+	type flag struct {
+		other int64
+		score float64
+	}
+	flags := map[int64]flag{}
+	for _, m := range matches {
+		n, other := ids[m.hash], m.otherID
+		if other == 0 {
+			other = ids[m.other]
+		}
+		if n == 0 || other == 0 {
+			continue
+		}
+		if f, ok := flags[n]; !ok || m.score > f.score {
+			flags[n] = flag{other, m.score}
+		}
+	}
+	newIDs, others, scores := make([]int64, 0, len(flags)), make([]int64, 0, len(flags)), make([]float32, 0, len(flags))
+	for n, f := range flags {
+		newIDs, others, scores = append(newIDs, n), append(others, f.other), append(scores, float32(f.score))
+	}
+	_, err = tx.Exec(ctx, `
 		UPDATE records r SET near_dup_of = u.other, near_dup_score = u.score
-		FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS u(id, other, score) WHERE r.id = u.id`, ids, others, scores)
+		FROM unnest($1::bigint[], $2::bigint[], $3::real[]) AS u(id, other, score) WHERE r.id = u.id`, newIDs, others, scores)
 	if err != nil {
 		return 0, fmt.Errorf("flag near-duplicates: %w", err)
 	}
-	return int64(len(best)), nil
+	return int64(len(flags)), nil
 }
 
-// cleanGINPendingList merges a GIN index's pending entries into the index
-// (gin_clean_pending_list). It needs to own the index; where the role does
-// not, scans just read the pending list as well.
-func cleanGINPendingList(ctx context.Context, tx pgx.Tx, index string) error {
-	sp, err := tx.Begin(ctx)
+// matchIndexed compares the records of batch that are not known with the
+// accepted records in record_index sharing one of their band keys, and
+// returns each record's best match at or above NearDupThreshold: by
+// sketches where both have one, else through sim on the canonical JSON.
+// It reads the GIN index once per record (datanet_id + 0 keeps the planner
+// off the (datanet_id) index, which would visit every indexed record of the
+// Datanet).
+func matchIndexed(ctx context.Context, q querier, datanetID int64, batch []IngestRecord, known map[string]bool, sim Similarity) ([]nearMatch, error) {
+	byKey := make(map[int64][]int32, len(batch)*minhash.Bands)
+	var keys []int64
+	var lo, hi []int32 // record i's keys are keys[lo[i]-1 : hi[i]] (1-based SQL slices)
+	unsketched := false
+	for i := range batch {
+		r := &batch[i]
+		if known[r.Hash] || len(r.Bands) == 0 {
+			continue
+		}
+		unsketched = unsketched || !r.HasSketch
+		lo = append(lo, int32(len(keys)+1))
+		for _, k := range r.Bands {
+			keys = append(keys, k)
+			byKey[k] = append(byKey[k], int32(i))
+		}
+		hi = append(hi, int32(len(keys)))
+	}
+	if len(keys) == 0 {
+		return nil, nil
+	}
+	// One GIN scan per record, for its own keys: one scan for the whole
+	// batch's 20,000 keys took seconds even when nothing matched.
+	rows, err := q.Query(ctx, `
+		SELECT x.record_id, x.bands FROM unnest($3::int[], $4::int[]) AS g(lo, hi)
+		CROSS JOIN LATERAL (SELECT record_id, bands FROM record_index
+		                    WHERE bands && ($2::bigint[])[g.lo:g.hi] AND datanet_id + 0 = $1) x`, datanetID, keys, lo, hi)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("indexed near-duplicate candidates: %w", err)
 	}
-	if _, err := sp.Exec(ctx, `SELECT gin_clean_pending_list($1::regclass)`, index); err != nil {
-		return sp.Rollback(ctx)
+	candidates := map[int64][]int32{} // older record → records of the batch sharing a key with it
+	var oldID int64
+	var oldKeys []int64
+	if _, err := pgx.ForEachRow(rows, []any{&oldID, &oldKeys}, func() error {
+		if _, done := candidates[oldID]; done {
+			return nil
+		}
+		var news []int32
+		for _, k := range oldKeys {
+			news = append(news, byKey[k]...)
+		}
+		slices.Sort(news)
+		candidates[oldID] = slices.Compact(news)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("indexed near-duplicate candidates: %w", err)
 	}
-	return sp.Commit(ctx)
+	if len(candidates) == 0 {
+		return nil, nil
+	}
+	ids := make([]int64, 0, len(candidates))
+	for id := range candidates {
+		ids = append(ids, id)
+	}
+	rows, err = q.Query(ctx, `
+		SELECT id, sketch, CASE WHEN sketch IS NULL OR $2 THEN canonical ELSE '' END FROM records
+		WHERE id = ANY($1::bigint[]) AND status = 'accepted'`, ids, unsketched)
+	if err != nil {
+		return nil, fmt.Errorf("indexed near-duplicate candidates: %w", err)
+	}
+	best := map[int32]nearMatch{}
+	var sketch []byte
+	var canonical string
+	if _, err := pgx.ForEachRow(rows, []any{&oldID, &sketch, &canonical}, func() error {
+		for _, i := range candidates[oldID] {
+			r := &batch[i]
+			var score float64
+			switch {
+			case r.HasSketch && len(sketch) == minhash.K:
+				score = minhash.EstimateSketchJaccard(&r.Sketch, (*minhash.Sketch)(sketch))
+			case canonical != "":
+				score = sim(r.Canonical, canonical)
+			}
+			if score >= NearDupThreshold && score > best[i].score {
+				best[i] = nearMatch{hash: r.Hash, otherID: oldID, score: score}
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("indexed near-duplicate candidates: %w", err)
+	}
+	out := make([]nearMatch, 0, len(best))
+	for _, m := range best {
+		out = append(out, m)
+	}
+	return out, nil
 }

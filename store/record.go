@@ -29,6 +29,14 @@ type IngestRecord struct {
 	HasSketch bool
 }
 
+// sketchBytes is the stored form of the record's sketch; nil for none.
+func (r *IngestRecord) sketchBytes() []byte {
+	if !r.HasSketch {
+		return nil
+	}
+	return r.Sketch[:]
+}
+
 // RecordSource streams records into CommitIngest. Err reports why Next
 // stopped early (a fatal parse problem aborts the whole contribution).
 type RecordSource interface {
@@ -96,10 +104,15 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		if status != ContribProcessing {
 			return fmt.Errorf("contribution is %s, not processing: %w", status, ErrConflict)
 		}
-		// The near-duplicate self-join hashes 20 keys per record: in
-		// memory, please. Its row estimates (unnest) are far too high,
-		// which made PostgreSQL spend seconds JIT-compiling it.
-		if _, err := tx.Exec(ctx, `SET LOCAL work_mem = '64MB'; SET LOCAL jit = off`); err != nil {
+		// The statements below look rows up by key, a few at a time, in
+		// tables whose statistics lag the rows just copied in: index
+		// scans only (a planner that believes records is empty joins by
+		// scanning it), and no JIT for estimates that are far off.
+		var start time.Time
+		if err := tx.QueryRow(ctx, `SELECT clock_timestamp()`).Scan(&start); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL jit = off`); err != nil {
 			return err
 		}
 		recStatus := "accepted"
@@ -108,7 +121,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		}
 		seen := newBandSeen()
 		w := &ingestWriter{tx: tx, datanetID: datanetID, contributionID: id, contributorID: contributorID, status: recStatus,
-			seen: seen.run()}
+			seen: seen.run(), sim: sim}
 		n, err := s.writeIngestBatches(ctx, src, w)
 		close(w.seen)
 		<-seen.done
@@ -124,7 +137,7 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 		problems = append(problems, w.dupProblems[:min(len(w.dupProblems), max(0, MaxProblems-len(problems)))]...)
 
 		if res.Accepted > 0 {
-			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, seen, sim); err != nil {
+			if res.NearDups, err = flagNearDuplicates(ctx, tx, datanetID, id, start, seen, w.matches, sim); err != nil {
 				return err
 			}
 		}
@@ -183,18 +196,18 @@ func (s *Store) CommitIngest(ctx context.Context, id int64, src RecordSource, re
 const ingestBatchSize = 1000
 
 // writeIngestBatches streams src into the Datanet in batches and returns
-// how many records src gave. Each batch's hashes are looked up among the
-// Datanet's committed records on a second connection while the previous
-// batch is copied on tx (on tx itself, they were a tenth of a 100 MB
-// ingest); the records tx has written itself need no lookup, the parser
-// having dropped the file's own duplicates. Without a second connection
-// (pool exhausted), tx looks them up.
+// how many records src gave. Each batch is looked up (lookupBatch) on a
+// second connection while the previous batch is copied on tx: the hashes
+// the Datanet already holds, and the indexed records that share a band key
+// with the batch's new ones. The records tx has written itself need no
+// lookup, the parser having dropped the file's own duplicates. Without a
+// second connection (pool exhausted), tx looks them up.
 func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ingestWriter) (int64, error) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan []IngestRecord, 1)
-	results := make(chan knownHashes, 2)
-	go s.lookupKnownHashes(lctx, w.datanetID, jobs, results)
+	results := make(chan batchLookup, 2)
+	go s.lookupBatches(lctx, w.datanetID, w.sim, jobs, results)
 	defer func() {
 		close(jobs)
 		cancel()
@@ -223,11 +236,17 @@ func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ing
 			}
 		}
 		if len(queue) == 2 || !more && len(queue) > 0 {
-			known := <-results
-			if known.err != nil {
-				return n, fmt.Errorf("known hashes: %w", known.err)
+			look := <-results
+			if look.onTx {
+				var err error
+				if look, err = lookupBatch(ctx, w.tx, w.datanetID, queue[0], true, w.sim); err != nil {
+					return n, err
+				}
 			}
-			if err := w.write(ctx, queue[0], known); err != nil {
+			if look.err != nil {
+				return n, look.err
+			}
+			if err := w.write(ctx, queue[0], look); err != nil {
 				return n, err
 			}
 			queue = queue[1:]
@@ -236,48 +255,82 @@ func (s *Store) writeIngestBatches(ctx context.Context, src RecordSource, w *ing
 	return n, nil
 }
 
-// knownHashes are the hashes of a batch that the Datanet already holds;
-// onTx asks the writer to look them up itself.
-type knownHashes struct {
-	hashes []string
-	onTx   bool
-	err    error
-}
-
-// lookupKnownHashes answers each batch on jobs, in order, with its hashes
-// already committed to the Datanet, read on a connection of its own.
-func (s *Store) lookupKnownHashes(ctx context.Context, datanetID int64, jobs <-chan []IngestRecord, results chan<- knownHashes) {
+// lookupBatches answers each batch on jobs, in order, with lookupBatch run
+// in a transaction of its own connection (it reads committed rows only; the
+// transaction just scopes its planner settings). When the Datanet has no
+// indexed records yet, the index is not searched.
+func (s *Store) lookupBatches(ctx context.Context, datanetID int64, sim Similarity, jobs <-chan []IngestRecord, results chan<- batchLookup) {
 	defer close(results)
 	actx, cancel := context.WithTimeout(ctx, time.Second)
 	conn, err := s.pool.Acquire(actx)
 	cancel()
+	var tx pgx.Tx
+	indexed := false
 	if err == nil {
 		defer conn.Release()
+		if tx, err = conn.Begin(ctx); err == nil {
+			defer tx.Rollback(context.WithoutCancel(ctx))
+			_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL jit = off`)
+		}
+		if err == nil {
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM record_index WHERE datanet_id = $1)`, datanetID).Scan(&indexed)
+		}
 	}
 	for batch := range jobs {
 		if err != nil {
-			results <- knownHashes{onTx: true}
+			results <- batchLookup{onTx: true}
 			continue
 		}
-		known, lerr := selectKnownHashes(ctx, conn, datanetID, batch)
-		results <- knownHashes{hashes: known, err: lerr}
+		look, lerr := lookupBatch(ctx, tx, datanetID, batch, indexed, sim)
+		if lerr != nil {
+			look.err = lerr
+		}
+		results <- look
 	}
 }
 
-// selectKnownHashes returns the hashes of batch that the Datanet holds, as
-// q sees them.
-func selectKnownHashes(ctx context.Context, q interface {
+// batchLookup is what lookupBatch found for one batch; onTx asks the
+// writer to look the batch up on its own transaction.
+type batchLookup struct {
+	known   map[string]bool // hashes the Datanet already holds
+	matches []nearMatch     // best match of each new record among indexed ones, if close enough
+	onTx    bool
+	err     error
+}
+
+// querier is what lookupBatch needs of a connection or transaction.
+type querier interface {
 	Query(context.Context, string, ...any) (pgx.Rows, error)
-}, datanetID int64, batch []IngestRecord) ([]string, error) {
+}
+
+// lookupBatch finds which hashes of batch the Datanet already holds and,
+// when index is set, compares each remaining record with the accepted
+// records of record_index that share one of its band keys: by sketches
+// where both have one, else through sim on the canonical JSON. It keeps,
+// for each record, the best match at or above NearDupThreshold.
+func lookupBatch(ctx context.Context, q querier, datanetID int64, batch []IngestRecord, index bool, sim Similarity) (batchLookup, error) {
+	var look batchLookup
 	hashes := make([]string, len(batch))
 	for i, r := range batch {
 		hashes[i] = r.Hash
 	}
 	rows, err := q.Query(ctx, `SELECT hash FROM records WHERE datanet_id = $1 AND hash = ANY($2::text[])`, datanetID, hashes)
 	if err != nil {
-		return nil, err
+		return look, fmt.Errorf("known hashes: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	known, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return look, fmt.Errorf("known hashes: %w", err)
+	}
+	look.known = make(map[string]bool, len(known))
+	for _, h := range known {
+		look.known[h] = true
+	}
+	if !index {
+		return look, nil
+	}
+	look.matches, err = matchIndexed(ctx, q, datanetID, batch, look.known, sim)
+	return look, err
 }
 
 // ingestWriter writes a contribution's records batch by batch inside the
@@ -289,31 +342,23 @@ type ingestWriter struct {
 	accepted, duplicates                     int64
 	dupProblems                              []Problem             // the first MaxProblems duplicates of older records
 	seen                                     chan<- []IngestRecord // each batch's written records, for bandSeen
+	sim                                      Similarity
+	matches                                  []nearMatch // best matches among indexed records
 }
 
 // write stores one batch: records whose hash the Datanet already holds are
 // dropped (and reported by line), the rest are copied in file order with
 // their LSH band keys.
-func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, k knownHashes) error {
-	known := k.hashes
-	if k.onTx {
-		var err error
-		if known, err = selectKnownHashes(ctx, w.tx, w.datanetID, batch); err != nil {
-			return fmt.Errorf("known hashes: %w", err)
-		}
-	}
+func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, look batchLookup) error {
+	w.matches = append(w.matches, look.matches...)
 	keep := make([]int, 0, len(batch))
-	if len(known) == 0 {
+	if len(look.known) == 0 {
 		for i := range batch {
 			keep = append(keep, i)
 		}
 	} else {
-		old := make(map[string]bool, len(known))
-		for _, h := range known {
-			old[h] = true
-		}
 		for i, r := range batch {
-			if !old[r.Hash] {
+			if !look.known[r.Hash] {
 				keep = append(keep, i)
 				continue
 			}
@@ -329,7 +374,7 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, k knownH
 	}
 	next := 0
 	_, err := w.tx.CopyFrom(ctx, pgx.Identifier{"records"},
-		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status", "pii", "bands"},
+		[]string{"datanet_id", "contribution_id", "contributor_id", "hash", "canonical", "chars", "line", "status", "pii", "bands", "sketch"},
 		pgx.CopyFromFunc(func() ([]any, error) {
 			if next == len(keep) {
 				return nil, nil
@@ -341,7 +386,7 @@ func (w *ingestWriter) write(ctx context.Context, batch []IngestRecord, k knownH
 				pii = json.RawMessage("[]")
 			}
 			return []any{w.datanetID, w.contributionID, w.contributorID, r.Hash, r.Canonical, r.Chars, r.Line,
-				w.status, pii, r.Bands}, nil
+				w.status, pii, r.Bands, r.sketchBytes()}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("copy records: %w", err)
@@ -475,10 +520,10 @@ func (s *Store) FixRecord(ctx context.Context, a Actor, contributionID int64, ha
 		// The records_reindex trigger moves the record's search vector and
 		// band keys with it.
 		err := tx.QueryRow(ctx, `
-			UPDATE records SET hash = $3, canonical = $4, chars = $5, pii = $6, bands = $7,
+			UPDATE records SET hash = $3, canonical = $4, chars = $5, pii = $6, bands = $7, sketch = $8,
 			       near_dup_of = NULL, near_dup_score = NULL
 			WHERE contribution_id = $1 AND hash = $2 RETURNING id`,
-			contributionID, hash, rec.Hash, rec.Canonical, rec.Chars, pii, rec.Bands).Scan(&id)
+			contributionID, hash, rec.Hash, rec.Canonical, rec.Chars, pii, rec.Bands, rec.sketchBytes()).Scan(&id)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}

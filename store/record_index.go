@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // indexChunk is how many records IndexContribution indexes per transaction.
@@ -21,15 +22,15 @@ const indexWorkers = 2
 // IndexContribution adds a committed contribution's records to
 // record_index — their search vectors, to_tsvector('english', fields), and
 // their LSH band keys — and then takes the contribution off
-// record_index_pending. Until then its records are listed and exported but
+// record_index_pending (it records when). Until then its records are listed and exported but
 // not found by search, and near-duplicate checks read their band keys from
 // the records themselves.
 //
 // It is idempotent and safe to kill: each chunk of records is its own
 // transaction, entries already present are kept (an edit made since wrote
-// the newer one), and the pending row goes last, after every entry is
-// committed. A contribution with no records left (rejected in review, say)
-// just leaves the pending list.
+// the newer one), and the pending row is marked last, after every entry is
+// committed (ingest relies on that order). A contribution with no records
+// left (rejected in review, say) just leaves the pending list.
 func (s *Store) IndexContribution(ctx context.Context, contributionID int64) error {
 	// The chunks' upper bounds: every indexChunk-th id, and the last.
 	rows, err := s.pool.Query(ctx, `
@@ -71,7 +72,17 @@ func (s *Store) IndexContribution(ctx context.Context, contributionID int64) err
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("index contribution %d: %w", contributionID, err)
 	}
-	if _, err := s.pool.Exec(ctx, `DELETE FROM record_index_pending WHERE contribution_id = $1`, contributionID); err != nil {
+	// Searches read the search index's pending list in full: merge it into
+	// the index now rather than leave it to the next insert or vacuum.
+	// (Only the owner may; otherwise it waits.)
+	if _, err := s.pool.Exec(ctx, `SELECT gin_clean_pending_list('record_index_search'::regclass)`); err != nil {
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" {
+			return fmt.Errorf("index contribution %d: %w", contributionID, err)
+		}
+	}
+	if _, err := s.pool.Exec(ctx, `UPDATE record_index_pending SET indexed_at = clock_timestamp()
+		WHERE contribution_id = $1 AND indexed_at IS NULL`, contributionID); err != nil {
 		return fmt.Errorf("index contribution %d: %w", contributionID, err)
 	}
 	return nil
@@ -83,7 +94,7 @@ func (s *Store) IndexContribution(ctx context.Context, contributionID int64) err
 func (s *Store) UnindexedRecords(ctx context.Context, datanetID int64) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, `SELECT coalesce(sum(c.accepted_count), 0)::bigint FROM record_index_pending p
-		JOIN contributions c ON c.id = p.contribution_id WHERE p.datanet_id = $1 AND c.status = 'accepted'`, datanetID).Scan(&n)
+		JOIN contributions c ON c.id = p.contribution_id WHERE p.datanet_id = $1 AND p.indexed_at IS NULL AND c.status = 'accepted'`, datanetID).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("unindexed records: %w", err)
 	}
@@ -94,9 +105,20 @@ func (s *Store) UnindexedRecords(ctx context.Context, datanetID int64) (int64, e
 // indexed, oldest first, for a sweep that re-enqueues lost indexing jobs.
 func (s *Store) PendingIndex(ctx context.Context, olderThanSeconds, limit int) ([]int64, error) {
 	rows, err := s.pool.Query(ctx, `SELECT contribution_id FROM record_index_pending
-		WHERE created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2`, olderThanSeconds, limit)
+		WHERE indexed_at IS NULL AND created_at < now() - make_interval(secs => $1) ORDER BY created_at LIMIT $2`, olderThanSeconds, limit)
 	if err != nil {
 		return nil, fmt.Errorf("pending index: %w", err)
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[int64])
+}
+
+// ForgetIndexed deletes the pending-list rows of contributions indexed more
+// than a day ago: an ingest needs them only while it runs (at most its job
+// timeout) to know which contributions were indexed after it started.
+func (s *Store) ForgetIndexed(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM record_index_pending WHERE indexed_at < now() - interval '1 day'`)
+	if err != nil {
+		return 0, fmt.Errorf("forget indexed contributions: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }
