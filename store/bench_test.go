@@ -233,8 +233,8 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 func explain(b *testing.B, s *store.Store, datanetID int64, queries []string) {
 	for _, q := range queries {
 		for _, sql := range []string{
-			`EXPLAIN ANALYZE SELECT count(*) FROM (SELECT 1 FROM record_index x JOIN records r ON r.id = x.record_id WHERE x.datanet_id = $1 AND r.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2) LIMIT 1001) m`,
-			`EXPLAIN ANALYZE SELECT r.id FROM records r JOIN record_index x ON x.record_id = r.id WHERE r.datanet_id = $1 AND r.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2) ORDER BY r.id DESC LIMIT 25`,
+			`EXPLAIN ANALYZE SELECT count(*) FROM (SELECT 1 FROM record_index x WHERE x.datanet_id = $1 AND x.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2) LIMIT 1001) m`,
+			`EXPLAIN ANALYZE SELECT x.record_id FROM record_index x WHERE x.datanet_id = $1 AND x.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2) ORDER BY x.record_id DESC LIMIT 25`,
 		} {
 			rows, err := s.Pool().Query(context.Background(), sql, datanetID, q)
 			if err != nil {

@@ -116,8 +116,8 @@ func TestIndexAfterCommit(t *testing.T) {
 	}
 
 	// A killed job left one entry of c1; the rerun adds the rest once.
-	if _, err := f.s.Pool().Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands)
-		SELECT id, datanet_id, to_tsvector('english', canonical::jsonb), bands FROM records WHERE contribution_id = $1 AND line = 2`, c1.ID); err != nil {
+	if _, err := f.s.Pool().Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands, status)
+		SELECT id, datanet_id, to_tsvector('english', canonical::jsonb), bands, status FROM records WHERE contribution_id = $1 AND line = 2`, c1.ID); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -225,5 +225,42 @@ func TestNearDuplicatesBySketch(t *testing.T) {
 		rec(2, "How do bees make honey?", "They collect nectar, add enzymes and fan it with their wings until most of the water evaporates"))
 	if res.NearDups != 1 || flagged(c3)["So what does dialysis do?"] == "" {
 		t.Fatalf("against indexed records: %+v, %v", res, flagged(c3))
+	}
+}
+
+// TestSearchFollowsStatus: record_index carries each record's status, so
+// search finds a contribution's records only once a reviewer accepts them,
+// and no longer once one is superseded.
+func TestSearchFollowsStatus(t *testing.T) {
+	t.Parallel()
+	f, ctx := newFixture(t), context.Background()
+	d := f.datanet(t, store.VisibilityPublic, store.PolicyReview)
+	c, res, err := f.contribute(t, f.contributor, d.Slug, &recs{list: []store.IngestRecord{
+		record(1, "Harbour pilots board ships", 41), record(2, "Tugs push ships to the berth", 42)}})
+	if err != nil || res.Status != store.ContribInReview {
+		t.Fatalf("ingest = %+v, %v", res, err)
+	}
+	search := func(q string) int64 {
+		t.Helper()
+		_, n, err := f.s.SearchRecords(ctx, d.ID, q, 10, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := search("ships"); n != 0 {
+		t.Fatalf("records in review found by search: %d", n)
+	}
+	if _, err := f.s.ReviewContribution(ctx, f.owner, c.ID, true, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := search("ships"); n != 2 {
+		t.Fatalf("accepted records found = %d, want 2", n)
+	}
+	if _, err := f.s.Pool().Exec(ctx, `UPDATE records SET status = 'superseded' WHERE contribution_id = $1 AND line = 2`, c.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := search("ships"); n != 1 {
+		t.Fatalf("after superseding one, found = %d, want 1", n)
 	}
 }

@@ -372,8 +372,8 @@ func replaceRecord(ctx context.Context, tx pgx.Tx, datanetID, old, contributionI
 	default:
 		// Searchable and near-duplicate-checkable at once, like the record
 		// it replaces.
-		if _, err := tx.Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands)
-			VALUES ($1, $2, to_tsvector('english'::regconfig, $3::jsonb), $4)`, id, datanetID, rec.Canonical, rec.Bands); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands, status)
+			VALUES ($1, $2, to_tsvector('english'::regconfig, $3::jsonb), $4, 'accepted')`, id, datanetID, rec.Canonical, rec.Bands); err != nil {
 			return 0, err
 		}
 	}

@@ -26,6 +26,11 @@ const indexWorkers = 2
 // not found by search, and near-duplicate checks read their band keys from
 // the records themselves.
 //
+// The records are read FOR SHARE, in id order like the statements that
+// change a contribution's statuses: a status change committed first is
+// copied, a later one waits for the chunk and its trigger then updates the
+// entry (migration 00018).
+//
 // It is idempotent and safe to kill: each chunk of records is its own
 // transaction, entries already present are kept (an edit made since wrote
 // the newer one), and the pending row is marked last, after every entry is
@@ -57,9 +62,9 @@ func (s *Store) IndexContribution(ctx context.Context, contributionID int64) err
 					from = bounds[i-1]
 				}
 				if _, err := s.pool.Exec(ctx, `
-					INSERT INTO record_index (record_id, datanet_id, search, bands)
-					SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), bands FROM records
-					WHERE contribution_id = $1 AND id > $2 AND id <= $3
+					INSERT INTO record_index (record_id, datanet_id, search, bands, status)
+					SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), bands, status FROM records
+					WHERE contribution_id = $1 AND id > $2 AND id <= $3 ORDER BY id FOR SHARE
 					ON CONFLICT (record_id) DO NOTHING`, contributionID, from, bounds[i]); err != nil {
 					errs[w] = err
 					next.Store(int64(len(bounds))) // the others stop after their chunk

@@ -66,9 +66,10 @@ func (s *Store) SearchRecords(ctx context.Context, datanetID int64, q string, li
 		// Many matches: the newest ones are found by walking back from the
 		// newest record.
 		rows, err = s.pool.Query(ctx, `SELECT `+recordColumns+` FROM records r JOIN users u ON u.id = r.contributor_id
-			JOIN record_index x ON x.record_id = r.id
-			WHERE r.datanet_id = $1 AND r.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2)
-			ORDER BY r.id DESC LIMIT $3 OFFSET $4`, pgx.QueryExecModeExec, datanetID, q, limit, offset)
+			WHERE r.id IN (SELECT x.record_id FROM record_index x
+			               WHERE x.datanet_id = $1 AND x.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2)
+			               ORDER BY x.record_id DESC LIMIT $3 OFFSET $4)
+			ORDER BY r.id DESC`, pgx.QueryExecModeExec, datanetID, q, limit, offset)
 	}
 	if err != nil {
 		return nil, 0, fmt.Errorf("search records: %w", err)
@@ -96,8 +97,8 @@ func (s *Store) matchingRecordIDs(ctx context.Context, datanetID int64, q string
 			}
 		}
 		rows, err := tx.Query(ctx, `
-			SELECT r.id FROM record_index x JOIN records r ON r.id = x.record_id
-			WHERE x.datanet_id = $1 AND r.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2)
+			SELECT x.record_id FROM record_index x
+			WHERE x.datanet_id = $1 AND x.status = 'accepted' AND x.search @@ websearch_to_tsquery('english', $2)
 			LIMIT $3`, pgx.QueryExecModeExec, datanetID, q, SearchCountLimit+1)
 		if err != nil {
 			return err
