@@ -582,7 +582,7 @@ func (h *Handlers) ContributionEvents(w http.ResponseWriter, r *http.Request) {
 			writeSSE(w, "status", 0, buf.String())
 			flusher.Flush()
 		}
-		if c.Final() && !c.Indexing {
+		if c.Final() && !(c.Indexing && c.Status == store.ContribAccepted) {
 			return
 		}
 		select {

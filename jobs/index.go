@@ -21,9 +21,10 @@ type IndexArgs struct {
 // Kind identifies the job.
 func (IndexArgs) Kind() string { return "index_contribution" }
 
-// InsertOpts runs it on the ingest queue, unique per contribution.
+// InsertOpts runs it on the ingest queue ahead of waiting ingests
+// (priority 1), unique per contribution.
 func (IndexArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueIngest, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueIngest, Priority: 1, MaxAttempts: 10, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // scheduleIndex is the store.ScheduleIndex of River-backed ingest: the

@@ -26,9 +26,11 @@ type IngestArgs struct {
 // Kind identifies the job.
 func (IngestArgs) Kind() string { return "ingest_contribution" }
 
-// InsertOpts puts ingest on its own queue, unique per contribution.
+// InsertOpts puts ingest on its own queue, unique per contribution, behind
+// the indexing jobs of contributions already committed (priority 2: River
+// runs 1 first), so records become searchable before the next file starts.
 func (IngestArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: QueueIngest, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
+	return river.InsertOpts{Queue: QueueIngest, Priority: 2, MaxAttempts: 5, UniqueOpts: river.UniqueOpts{ByArgs: true}}
 }
 
 // InsertIngest enqueues a contribution's ingest inside tx, the transaction

@@ -4,8 +4,8 @@
 -- (canonical text and JSONB) plus a 480-byte signature: about 2.3 kB and
 -- 100 index entries a record, all on the one backend of the contribution's
 -- transaction (3 MB/s). The record row now holds the canonical JSON once
--- (fields are canonical::jsonb), its band keys without an index, and no
--- signature (it is recomputed from the text for the few candidate pairs).
+-- (fields are canonical::jsonb), its band keys without an index, and a
+-- 120-byte sketch of its signature instead of the signature (below).
 -- Search vectors and the band-key index live in record_index, filled after
 -- the commit by an indexing job; until it has run, a contribution is listed
 -- in record_index_pending and near-duplicate checks read its records'

@@ -372,9 +372,15 @@ func replaceRecord(ctx context.Context, tx pgx.Tx, datanetID, old, contributionI
 	default:
 		// Searchable and near-duplicate-checkable at once, like the record
 		// it replaces.
-		if _, err := tx.Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, bands, status)
-			VALUES ($1, $2, to_tsvector('english'::regconfig, $3::jsonb), $4, 'accepted')`, id, datanetID, rec.Canonical, rec.Bands); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO record_index (record_id, datanet_id, search, status)
+			VALUES ($1, $2, to_tsvector('english'::regconfig, $3::jsonb), 'accepted')`, id, datanetID, rec.Canonical); err != nil {
 			return 0, err
+		}
+		if len(rec.Bands) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO record_band_keys (record_id, datanet_id, bands) VALUES ($1, $2, $3)`,
+				id, datanetID, rec.Bands); err != nil {
+				return 0, err
+			}
 		}
 	}
 	_, err = tx.Exec(ctx, `UPDATE records SET status = 'superseded' WHERE id = $1`, old)

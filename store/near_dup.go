@@ -110,6 +110,9 @@ func (b *bandSeen) add(hash string, keys []int64, sketch *minhash.Sketch) {
 	slices.Sort(earlier)
 	best := nearMatch{score: -1}
 	for _, e := range slices.Compact(earlier) {
+		if e == n {
+			continue // two of its own keys met in the table
+		}
 		if sketch == nil || !b.sketched[e] {
 			b.pairs = append(b.pairs, [2]string{hash, b.hashes[e]})
 			continue
@@ -358,7 +361,7 @@ func flagNearDuplicates(ctx context.Context, tx pgx.Tx, datanetID, contributionI
 }
 
 // matchIndexed compares the records of batch that are not known with the
-// accepted records in record_index sharing one of their band keys, and
+// accepted records in record_band_keys sharing one of their band keys, and
 // returns each record's best match at or above NearDupThreshold: by
 // sketches where both have one, else through sim on the canonical JSON.
 // It reads the GIN index once per record (datanet_id + 0 keeps the planner
@@ -389,7 +392,7 @@ func matchIndexed(ctx context.Context, q querier, datanetID int64, batch []Inges
 	// batch's 20,000 keys took seconds even when nothing matched.
 	rows, err := q.Query(ctx, `
 		SELECT x.record_id, x.bands FROM unnest($3::int[], $4::int[]) AS g(lo, hi)
-		CROSS JOIN LATERAL (SELECT record_id, bands FROM record_index
+		CROSS JOIN LATERAL (SELECT record_id, bands FROM record_band_keys
 		                    WHERE bands && ($2::bigint[])[g.lo:g.hi] AND datanet_id + 0 = $1) x`, datanetID, keys, lo, hi)
 	if err != nil {
 		return nil, fmt.Errorf("indexed near-duplicate candidates: %w", err)

@@ -273,7 +273,7 @@ func (s *Store) lookupBatches(ctx context.Context, datanetID int64, sim Similari
 			_, err = tx.Exec(ctx, `SET LOCAL enable_seqscan = off; SET LOCAL jit = off`)
 		}
 		if err == nil {
-			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM record_index WHERE datanet_id = $1)`, datanetID).Scan(&indexed)
+			err = tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM record_band_keys WHERE datanet_id = $1)`, datanetID).Scan(&indexed)
 		}
 	}
 	for batch := range jobs {

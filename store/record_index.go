@@ -20,16 +20,17 @@ const indexChunk = 5000
 const indexWorkers = 2
 
 // IndexContribution adds a committed contribution's records to
-// record_index — their search vectors, to_tsvector('english', fields), and
-// their LSH band keys — and then takes the contribution off
+// record_index (their search vectors, to_tsvector('english', fields), and
+// statuses) and record_band_keys (their LSH band keys), and then takes the
+// contribution off
 // record_index_pending (it records when). Until then its records are listed and exported but
 // not found by search, and near-duplicate checks read their band keys from
 // the records themselves.
 //
-// The records are read FOR SHARE, in id order like the statements that
-// change a contribution's statuses: a status change committed first is
-// copied, a later one waits for the chunk and its trigger then updates the
-// entry (migration 00018).
+// Each chunk reads the contribution's row and then the records FOR SHARE:
+// a status change (which updates the contribution's row first) committed
+// before is copied, a later one waits for the chunk and its trigger then
+// updates the entry (migration 00018).
 //
 // It is idempotent and safe to kill: each chunk of records is its own
 // transaction, entries already present are kept (an edit made since wrote
@@ -61,11 +62,7 @@ func (s *Store) IndexContribution(ctx context.Context, contributionID int64) err
 				if i > 0 {
 					from = bounds[i-1]
 				}
-				if _, err := s.pool.Exec(ctx, `
-					INSERT INTO record_index (record_id, datanet_id, search, bands, status)
-					SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), bands, status FROM records
-					WHERE contribution_id = $1 AND id > $2 AND id <= $3 ORDER BY id FOR SHARE
-					ON CONFLICT (record_id) DO NOTHING`, contributionID, from, bounds[i]); err != nil {
+				if err := s.indexChunk(ctx, contributionID, from, bounds[i]); err != nil {
 					errs[w] = err
 					next.Store(int64(len(bounds))) // the others stop after their chunk
 					return
@@ -91,6 +88,29 @@ func (s *Store) IndexContribution(ctx context.Context, contributionID int64) err
 		return fmt.Errorf("index contribution %d: %w", contributionID, err)
 	}
 	return nil
+}
+
+// indexChunk indexes the contribution's records with ids in (from, to] in
+// one transaction.
+func (s *Store) indexChunk(ctx context.Context, contributionID, from, to int64) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM contributions WHERE id = $1 FOR SHARE`, contributionID); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `
+			INSERT INTO record_index (record_id, datanet_id, search, status)
+			SELECT id, datanet_id, to_tsvector('english'::regconfig, canonical::jsonb), status FROM records
+			WHERE contribution_id = $1 AND id > $2 AND id <= $3 ORDER BY id FOR SHARE
+			ON CONFLICT (record_id) DO NOTHING`, contributionID, from, to); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `
+			INSERT INTO record_band_keys (record_id, datanet_id, bands)
+			SELECT id, datanet_id, bands FROM records
+			WHERE contribution_id = $1 AND id > $2 AND id <= $3 AND bands IS NOT NULL
+			ON CONFLICT (record_id) DO NOTHING`, contributionID, from, to)
+		return err
+	})
 }
 
 // UnindexedRecords counts a Datanet's accepted records that the indexing

@@ -419,9 +419,14 @@ func TestContributionLive(t *testing.T) {
 	ix := sampleContribution("accepted")
 	ix.Indexing = true
 	ih := render(t, ContributionLive(ix))
-	mustContain(t, "indexing", ih, `sse-connect="/contributions/812/events?state=accepted.`, `.true"`, `id="indexing-note"`, "Adding the accepted records to search")
-	if ah := render(t, ContributionLive(sampleContribution("accepted"))); strings.Contains(ah, "indexing-note") {
-		t.Error("indexing note on an indexed contribution")
+	mustContain(t, "indexing", ih, `data-final="true"`, `sse-connect="/contributions/812/events?state=accepted.`, `.true"`, `id="indexing-note"`, "Adding the accepted records to search")
+	if ah := render(t, ContributionLive(sampleContribution("accepted"))); strings.Contains(ah, "indexing-note") || strings.Contains(ah, "sse-connect") {
+		t.Error("indexing note or live stream on an indexed contribution")
+	}
+	rv := sampleContribution("in_review")
+	rv.Indexing = true
+	if rh := render(t, ContributionLive(rv)); strings.Contains(rh, "indexing-note") || strings.Contains(rh, "sse-connect") {
+		t.Error("indexing note or live stream on a contribution in review")
 	}
 
 	f := sampleContribution("failed")
