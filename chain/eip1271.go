@@ -45,6 +45,11 @@ func HasCode(ctx context.Context, caller CodeReader, account common.Address) (bo
 // or any other return means "not valid" (false, nil); only failures to reach
 // the node are returned as errors.
 func VerifyEIP1271(ctx context.Context, caller ethereum.ContractCaller, account common.Address, digest [32]byte, signature []byte) (bool, error) {
+	// A request already cancelled is a transport error whatever the node
+	// does with it (an in-process node may still answer a cancelled call).
+	if err := ctx.Err(); err != nil {
+		return false, fmt.Errorf("call isValidSignature on %s: %w", account.Hex(), err)
+	}
 	out, err := caller.CallContract(ctx, ethereum.CallMsg{
 		To:   &account,
 		Gas:  EIP1271CallGas,
