@@ -69,18 +69,7 @@ func TestIndexAfterCommit(t *testing.T) {
 	}
 	commit := func(list ...store.IngestRecord) (*store.Contribution, store.IngestResult) {
 		t.Helper()
-		c, err := f.s.CreateContribution(ctx, f.contributor, d.Slug, store.ContributionInput{Source: "api", Filename: "x.jsonl"}, noJob)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
-			t.Fatalf("start ingest: %v %v", ok, err)
-		}
-		res, err := f.s.CommitIngest(ctx, c.ID, &recs{list: list}, func() store.ParseReport { return store.ParseReport{} }, sameByte, schedule)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, res
+		return f.commitWith(t, d.Slug, sameByte, schedule, list...)
 	}
 	counts := func() (entries, pending int) {
 		t.Helper()
@@ -179,18 +168,7 @@ func TestNearDuplicatesBySketch(t *testing.T) {
 	}
 	commit := func(list ...store.IngestRecord) (*store.Contribution, store.IngestResult) {
 		t.Helper()
-		c, err := f.s.CreateContribution(ctx, f.contributor, d.Slug, store.ContributionInput{Source: "api", Filename: "x.jsonl"}, noJob)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
-			t.Fatalf("start ingest: %v %v", ok, err)
-		}
-		res, err := f.s.CommitIngest(ctx, c.ID, &recs{list: list}, func() store.ParseReport { return store.ParseReport{} }, never, noIndex)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c, res
+		return f.commitWith(t, d.Slug, never, noIndex, list...)
 	}
 	flagged := func(c *store.Contribution) map[string]string {
 		t.Helper()
@@ -269,4 +247,23 @@ func TestSearchFollowsStatus(t *testing.T) {
 	if n := search("ships"); n != 1 {
 		t.Fatalf("after superseding one, found = %d, want 1", n)
 	}
+}
+
+// commitWith ingests list as a new contribution of f.contributor to the
+// Datanet, with the given similarity and indexing schedule.
+func (f *fixture) commitWith(t *testing.T, slug string, sim store.Similarity, schedule store.ScheduleIndex, list ...store.IngestRecord) (*store.Contribution, store.IngestResult) {
+	t.Helper()
+	ctx := context.Background()
+	c, err := f.s.CreateContribution(ctx, f.contributor, slug, store.ContributionInput{Source: "api", Filename: "x.jsonl"}, noJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, err := f.s.StartIngest(ctx, c.ID); err != nil || !ok {
+		t.Fatalf("start ingest: %v %v", ok, err)
+	}
+	res, err := f.s.CommitIngest(ctx, c.ID, &recs{list: list}, func() store.ParseReport { return store.ParseReport{} }, sim, schedule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, res
 }
