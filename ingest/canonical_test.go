@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
+
+	"github.com/modelfactory/modelfactory/ingest/minhash"
 )
 
 // TestCanonicalMatchesJSONStringify checks canonical JSON and hashes against
@@ -98,7 +100,7 @@ func TestCanonicalSignature(t *testing.T) {
 		{Schema{Kind: KindInstruction}, map[string]string{"instruction": "Translate", "input": "Guten Morgen", "response": "Good morning"}},
 		{Schema{Kind: KindClassification, Labels: []string{"pos", "neg"}}, map[string]string{"text": "A wonderful film.", "label": "pos"}},
 	}
-	var sigs []string
+	var sigs []minhash.Signature
 	for _, c := range cases {
 		r, err := BuildRecord(c.fields, c.schema, DefaultLimits())
 		if err != nil {
@@ -111,7 +113,7 @@ func TestCanonicalSignature(t *testing.T) {
 		if got != r.Signature {
 			t.Fatalf("%s: signature from canonical %s differs from ingest's", c.schema.Kind, r.Canonical)
 		}
-		sigs = append(sigs, string(got.Bytes()))
+		sigs = append(sigs, got)
 	}
 	if sigs[0] == sigs[1] || sigs[1] == sigs[2] {
 		t.Fatal("different texts share a signature")

@@ -27,13 +27,11 @@
 // unrelated texts (s < 0.1) almost never meet. Candidates are confirmed
 // with Jaccard on the texts (or EstimateJaccard on the signatures).
 //
-// Signatures and keys are stored, so the algorithm is fixed: Version names
+// Band keys and sketches are stored, so the algorithm is fixed: Version names
 // it, and a change must bump Version and recompute what was stored.
 package minhash
 
 import (
-	"encoding/binary"
-	"errors"
 	"math"
 	"math/bits"
 	"unicode"
@@ -277,25 +275,4 @@ func Jaccard(a, b string) float64 {
 		}
 	}
 	return float64(inter) / float64(len(sa)+len(sb)-inter)
-}
-
-// Bytes encodes the signature as 4*K bytes, little-endian, for storage.
-func (s Signature) Bytes() []byte {
-	b := make([]byte, 4*K)
-	for i, v := range s {
-		binary.LittleEndian.PutUint32(b[4*i:], v)
-	}
-	return b
-}
-
-// FromBytes decodes what Bytes encoded.
-func FromBytes(b []byte) (Signature, error) {
-	var s Signature
-	if len(b) != 4*K {
-		return s, errors.New("minhash: signature must be 480 bytes")
-	}
-	for i := range s {
-		s[i] = binary.LittleEndian.Uint32(b[4*i:])
-	}
-	return s, nil
 }
